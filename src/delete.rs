@@ -1,0 +1,162 @@
+//! Acting on the plan: the only module that deletes.
+//!
+//! Deletions run concurrently in two waves. The first deletes everything that stands on its own;
+//! the second deletes cache tags whose orphan status relies on this run deleting their
+//! counterpart tag, and only if that deletion really happened (a protected counterpart keeps its
+//! cache). GitLab's answers refine the plan: 403 `cannot delete protected tag(s)` means kept as
+//! `protected`; 404 means already gone, except for a broken tag, where it means this GitLab
+//! cannot delete it through the API (`broken-undeletable`).
+
+use std::collections::HashMap;
+
+use crate::gitlab::api::Deletion;
+use crate::gitlab::{ApiError, Client};
+use crate::plan::{Plan, PlannedTag};
+use crate::progress::Progress;
+use crate::rules::{Action, RuleId, TagRef};
+use crate::scope::Repo;
+use crate::signals::Interrupt;
+
+/// What happened to a tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The plan keeps it.
+    Kept,
+    /// Dry-run: a real run would delete it.
+    WouldDelete,
+    Deleted,
+    /// 404 on DELETE: someone else deleted it first.
+    AlreadyGone,
+    /// 403 `cannot delete protected tag(s)`.
+    Protected,
+    /// A broken tag whose DELETE answered 404: older GitLab cannot delete it through the API.
+    BrokenUndeletable,
+    /// The DELETE failed; the run goes on and exits 1.
+    Failed(String),
+    /// Planned for deletion but not attempted (interrupted, safety limit, counterpart kept).
+    NotAttempted(String),
+}
+
+impl Outcome {
+    /// Outcomes of a plan before acting: keeps are final, deletions pending.
+    pub fn initial(plan: &Plan, dry_run: bool) -> Vec<Vec<Outcome>> {
+        plan.repos
+            .iter()
+            .map(|r| {
+                r.tags
+                    .iter()
+                    .map(|t| match (t.decision.action, dry_run) {
+                        (Action::Keep, _) => Outcome::Kept,
+                        (Action::Delete, true) => Outcome::WouldDelete,
+                        (Action::Delete, false) => Outcome::NotAttempted("not reached".into()),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Deletes what the plan deletes; `report` sees each outcome as it happens (for `gc.log`).
+pub fn execute(
+    client: &Client,
+    plan: &Plan,
+    outcomes: &mut [Vec<Outcome>],
+    concurrency: usize,
+    interrupt: &Interrupt,
+    progress: &Progress,
+    report: &(dyn Fn(&Repo, &PlannedTag, &Outcome) + Sync),
+) {
+    let by_path: HashMap<&str, usize> = plan
+        .repos
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.repo.path.as_str(), i))
+        .collect();
+    let total = plan.deletions();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    for wave in [Wave::Independent, Wave::Dependent] {
+        let mut work: Vec<(usize, usize)> = Vec::new();
+        for (r, repo) in plan.repos.iter().enumerate() {
+            for (t, tag) in repo.tags.iter().enumerate() {
+                if tag.decision.action != Action::Delete
+                    || (tag.decision.depends_on.is_some()) != (wave == Wave::Dependent)
+                {
+                    continue;
+                }
+                if let Some(dependency) = &tag.decision.depends_on {
+                    if let Some(reason) = dependency_kept(plan, outcomes, &by_path, dependency) {
+                        outcomes[r][t] = Outcome::NotAttempted(reason);
+                        report(&repo.repo, tag, &outcomes[r][t]);
+                        continue;
+                    }
+                }
+                work.push((r, t));
+            }
+        }
+        let results = crate::pool::map(&work, concurrency, |&(r, t)| {
+            let repo = &plan.repos[r].repo;
+            let tag = &plan.repos[r].tags[t];
+            let outcome = if interrupt.is_raised() {
+                Outcome::NotAttempted("interrupted before deletion".into())
+            } else {
+                match client.delete_tag(repo.project_id, repo.id, &tag.name) {
+                    Ok(Deletion::Deleted) => Outcome::Deleted,
+                    Ok(Deletion::Protected) => Outcome::Protected,
+                    Ok(Deletion::NotFound) if tag.decision.rule == RuleId::Broken => {
+                        Outcome::BrokenUndeletable
+                    }
+                    Ok(Deletion::NotFound) => Outcome::AlreadyGone,
+                    Err(ApiError::Interrupted) => {
+                        Outcome::NotAttempted("interrupted before deletion".into())
+                    }
+                    Err(e) => Outcome::Failed(e.to_string()),
+                }
+            };
+            report(repo, tag, &outcome);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress.tick(|| format!("deleted {n}/{total} tags"));
+            outcome
+        });
+        for ((r, t), outcome) in work.into_iter().zip(results) {
+            outcomes[r][t] = outcome;
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wave {
+    Independent,
+    Dependent,
+}
+
+/// `Some(reason)` when the counterpart tag a cache deletion relies on was not deleted.
+fn dependency_kept(
+    plan: &Plan,
+    outcomes: &[Vec<Outcome>],
+    by_path: &HashMap<&str, usize>,
+    dependency: &TagRef,
+) -> Option<String> {
+    let repo = *by_path.get(dependency.repository.as_str())?;
+    let index = plan.repos[repo]
+        .tags
+        .iter()
+        .position(|t| t.name == dependency.tag)?;
+    match &outcomes[repo][index] {
+        Outcome::Deleted | Outcome::AlreadyGone => None,
+        other => Some(format!(
+            "counterpart tag {}:{} was not deleted ({}), so its cache stays",
+            dependency.repository,
+            dependency.tag,
+            describe(other)
+        )),
+    }
+}
+
+fn describe(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Protected => "protected",
+        Outcome::Failed(_) => "its deletion failed",
+        Outcome::BrokenUndeletable => "GitLab cannot delete it",
+        _ => "not attempted",
+    }
+}

@@ -1,0 +1,193 @@
+//! Typed endpoints. Each function is one documented GitLab endpoint
+//! (doc/api/container_registry.md, doc/api/projects.md, doc/api/groups.md).
+
+use reqwest::{Method, StatusCode};
+
+use super::client::{json_verdict, ApiError, Client, Verdict};
+use super::stats::Endpoint;
+use super::types::{ListedTag, Project, Repository, TagDetails};
+
+/// What `GET …/tags/:tag_name` found.
+#[derive(Debug)]
+pub enum Details {
+    Found(TagDetails),
+    /// 404: GitLab cannot read the tag's manifest (`tag&.valid?` is false).
+    NotFound,
+}
+
+/// What `DELETE …/tags/:tag_name` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    /// 403 `cannot delete protected tag(s)`: a protection or immutability rule.
+    Protected,
+    /// 404: already gone, or (for a broken tag) older GitLab cannot delete it through the API.
+    NotFound,
+}
+
+impl Client {
+    pub fn list_project_repositories(&self, project: &str) -> Result<Vec<Repository>, ApiError> {
+        let mut all = Vec::new();
+        self.get_pages(
+            Endpoint::ListProjectRepositories,
+            self.url(&["projects", project, "registry", "repositories"]),
+            |page| all.extend(page),
+        )?;
+        Ok(all)
+    }
+
+    /// Repositories of the group and all its subgroups (GitLab includes them).
+    pub fn list_group_repositories(&self, group: &str) -> Result<Vec<Repository>, ApiError> {
+        let mut all = Vec::new();
+        self.get_pages(
+            Endpoint::ListGroupRepositories,
+            self.url(&["groups", group, "registry", "repositories"]),
+            |page| all.extend(page),
+        )?;
+        Ok(all)
+    }
+
+    /// Projects where the token's user is at least Maintainer (access level 40), not archived.
+    pub fn list_maintained_projects(&self) -> Result<Vec<Project>, ApiError> {
+        let mut url = self.url(&["projects"]);
+        url.query_pairs_mut()
+            .append_pair("min_access_level", "40")
+            .append_pair("archived", "false")
+            .append_pair("order_by", "id")
+            .append_pair("sort", "asc");
+        let mut all = Vec::new();
+        self.get_pages(Endpoint::ListProjects, url, |page| all.extend(page))?;
+        Ok(all)
+    }
+
+    /// Projects of a group and its subgroups.
+    pub fn list_group_projects(&self, group: &str) -> Result<Vec<Project>, ApiError> {
+        let mut url = self.url(&["groups", group, "projects"]);
+        url.query_pairs_mut()
+            .append_pair("include_subgroups", "true")
+            .append_pair("archived", "false")
+            .append_pair("order_by", "id")
+            .append_pair("sort", "asc");
+        let mut all = Vec::new();
+        self.get_pages(Endpoint::ListGroupProjects, url, |page| all.extend(page))?;
+        Ok(all)
+    }
+
+    pub fn get_project(&self, project: &str) -> Result<Project, ApiError> {
+        self.get_json(Endpoint::GetProject, &self.url(&["projects", project]))
+    }
+
+    /// `PUT /projects/:id` with a JSON body; returns the project as GitLab saved it.
+    pub fn update_project(
+        &self,
+        project: u64,
+        body: &serde_json::Value,
+    ) -> Result<Project, ApiError> {
+        let url = self.url(&["projects", &project.to_string()]);
+        let request = format!("PUT {}", url.path());
+        self.call(
+            Endpoint::UpdateProject,
+            Method::PUT,
+            &url,
+            Some(body),
+            |reply| match json_verdict::<Project>(&request, reply) {
+                Verdict::Done((project, _)) => Verdict::Done(project),
+                // Never repeat a write because its answer was unreadable: report it instead.
+                Verdict::Retry(e) | Verdict::Fail(e) => Verdict::Fail(e),
+            },
+        )
+    }
+
+    /// Streams a repository's tag names page by page.
+    pub fn list_tags(
+        &self,
+        project: u64,
+        repository: u64,
+        each: impl FnMut(Vec<ListedTag>),
+    ) -> Result<(), ApiError> {
+        let url = self.url(&[
+            "projects",
+            &project.to_string(),
+            "registry",
+            "repositories",
+            &repository.to_string(),
+            "tags",
+        ]);
+        self.get_pages(Endpoint::ListTags, url, each)
+    }
+
+    pub fn tag_details(
+        &self,
+        project: u64,
+        repository: u64,
+        tag: &str,
+    ) -> Result<Details, ApiError> {
+        let url = self.url(&[
+            "projects",
+            &project.to_string(),
+            "registry",
+            "repositories",
+            &repository.to_string(),
+            "tags",
+            tag,
+        ]);
+        let request = format!("GET {}", url.path());
+        self.call(Endpoint::TagDetails, Method::GET, &url, None, |reply| {
+            if reply.status == StatusCode::NOT_FOUND {
+                // GitLab says `404 Tag Not Found` when it cannot read the manifest. Any other 404
+                // (repository or project gone mid-run) must not make tags look broken.
+                let message = reply.message();
+                return if message.is_empty() || message.contains("Tag") {
+                    Verdict::Done(Details::NotFound)
+                } else {
+                    Verdict::Fail(ApiError::Status {
+                        request: request.clone(),
+                        status: 404,
+                        message,
+                    })
+                };
+            }
+            match json_verdict::<TagDetails>(&request, reply) {
+                Verdict::Done((details, _)) => Verdict::Done(Details::Found(details)),
+                Verdict::Retry(e) => Verdict::Retry(e),
+                Verdict::Fail(e) => Verdict::Fail(e),
+            }
+        })
+    }
+
+    pub fn delete_tag(
+        &self,
+        project: u64,
+        repository: u64,
+        tag: &str,
+    ) -> Result<Deletion, ApiError> {
+        let url = self.url(&[
+            "projects",
+            &project.to_string(),
+            "registry",
+            "repositories",
+            &repository.to_string(),
+            "tags",
+            tag,
+        ]);
+        let request = format!("DELETE {}", url.path());
+        self.call(
+            Endpoint::DeleteTag,
+            Method::DELETE,
+            &url,
+            None,
+            |reply| match reply.status.as_u16() {
+                200..=299 => Verdict::Done(Deletion::Deleted),
+                404 => Verdict::Done(Deletion::NotFound),
+                403 if reply.message().contains("protected tag") => {
+                    Verdict::Done(Deletion::Protected)
+                }
+                status => Verdict::Fail(ApiError::Status {
+                    request: request.clone(),
+                    status,
+                    message: reply.message(),
+                }),
+            },
+        )
+    }
+}

@@ -1,0 +1,229 @@
+//! The JUnit report GitLab shows in a merge request's test summary and the pipeline's Tests tab.
+//!
+//! GitLab's parser (lib/gitlab/ci/parsers/test/junit.rb) reads `testsuites` → `testsuite` →
+//! `testcase` with `classname` and `name`, and a `failure`, `error` or `skipped` child; text in
+//! `system-out` is shown. So: one suite per repository, one case per tag deleted, would-delete
+//! (skipped, so a merge request shows the count at a glance) or failed, and one passing case per
+//! repository summing up the kept tags by rule; duplicate classname+name pairs are dropped by
+//! GitLab, hence distinct names everywhere.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+use super::{final_view, Run, Verb};
+use crate::policy::Status;
+
+enum Result_ {
+    Pass(String),
+    Skip(String),
+    Fail(String, String),
+}
+
+struct Case {
+    classname: String,
+    name: String,
+    result: Result_,
+}
+
+struct Suite {
+    name: String,
+    cases: Vec<Case>,
+}
+
+fn suites(run: &Run<'_>) -> Vec<Suite> {
+    let mut suites = Vec::new();
+    for error in run.errors {
+        suites.push(Suite {
+            name: error.what.clone(),
+            cases: vec![Case {
+                classname: error.what.clone(),
+                name: "list repositories".into(),
+                result: Result_::Fail("listing failed".into(), error.error.clone()),
+            }],
+        });
+    }
+    for (repo, outcomes) in run.plan.repos.iter().zip(run.outcomes) {
+        let path = &repo.repo.path;
+        let mut cases = Vec::new();
+        if let Some(error) = &repo.error {
+            cases.push(Case {
+                classname: path.clone(),
+                name: "list tags".into(),
+                result: Result_::Fail("tag list failed".into(), error.clone()),
+            });
+        }
+        let mut kept: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (tag, outcome) in repo.tags.iter().zip(outcomes) {
+            let f = final_view(tag, outcome);
+            let text = format!("[{}] {}", f.rule, f.reason);
+            let result = match f.verb {
+                Verb::Deleted | Verb::AlreadyGone => {
+                    Result_::Pass(format!("{}: {text}", f.verb.as_str()))
+                }
+                Verb::WouldDelete => Result_::Skip(format!("would delete: {text}")),
+                Verb::NotDeleted => Result_::Skip(format!("not deleted: {text}")),
+                Verb::Failed => Result_::Fail(format!("{}: {}", f.rule, f.reason), text),
+                Verb::Kept if f.rule == crate::rules::RuleId::Error => {
+                    Result_::Fail(f.reason.to_string(), text)
+                }
+                Verb::Kept => {
+                    kept.entry(f.rule.to_string()).or_default().push(&tag.name);
+                    continue;
+                }
+            };
+            cases.push(Case {
+                classname: path.clone(),
+                name: tag.name.clone(),
+                result,
+            });
+        }
+        let count: usize = kept.values().map(Vec::len).sum();
+        let mut text = format!("{count} tags kept");
+        for (rule, names) in &kept {
+            text.push_str(&format!("\n[{rule}] {}: {}", names.len(), names.join(", ")));
+        }
+        // A fixed name, so a merge request compares it with the same case on the target branch.
+        cases.push(Case {
+            classname: path.clone(),
+            name: "(kept tags)".into(),
+            result: Result_::Pass(text),
+        });
+        suites.push(Suite {
+            name: path.clone(),
+            cases,
+        });
+    }
+    if !run.policies.is_empty() {
+        let cases = run
+            .policies
+            .iter()
+            .map(|p| {
+                let result = match &p.status {
+                    Status::Unchanged => {
+                        Result_::Pass("unchanged: the policy already matches".into())
+                    }
+                    Status::Changed { next_run_at } => Result_::Pass(format!(
+                        "applied: {}; next run at {}",
+                        p.diff_text(),
+                        next_run_at.as_deref().unwrap_or("(not scheduled)")
+                    )),
+                    Status::WouldChange => {
+                        Result_::Skip(format!("would change: {}", p.diff_text()))
+                    }
+                    Status::Failed { error } => {
+                        Result_::Fail("cannot apply the cleanup policy".into(), error.clone())
+                    }
+                };
+                Case {
+                    classname: p.project_path.clone(),
+                    name: "container_expiration_policy".into(),
+                    result,
+                }
+            })
+            .collect();
+        suites.push(Suite {
+            name: "container_expiration_policy".into(),
+            cases,
+        });
+    }
+    suites
+}
+
+fn counts(cases: &[Case]) -> (usize, usize, usize) {
+    let failures = cases
+        .iter()
+        .filter(|c| matches!(c.result, Result_::Fail(..)))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.result, Result_::Skip(_)))
+        .count();
+    (cases.len(), failures, skipped)
+}
+
+pub fn write(path: &Path, run: &Run<'_>) -> io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut out = io::BufWriter::new(file);
+    render(&mut out, run)?;
+    out.flush()
+}
+
+pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
+    let suites = suites(run);
+    let all: Vec<&Case> = suites.iter().flat_map(|s| &s.cases).collect();
+    let failures = all
+        .iter()
+        .filter(|c| matches!(c.result, Result_::Fail(..)))
+        .count();
+    let skipped = all
+        .iter()
+        .filter(|c| matches!(c.result, Result_::Skip(_)))
+        .count();
+    let time = format!("{:.3}", run.summary.duration_seconds);
+
+    let mut w = Writer::new_with_indent(out, b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let mut root = BytesStart::new("testsuites");
+    root.push_attribute(("name", "registry-gc"));
+    root.push_attribute(("tests", all.len().to_string().as_str()));
+    root.push_attribute(("failures", failures.to_string().as_str()));
+    root.push_attribute(("errors", "0"));
+    root.push_attribute(("skipped", skipped.to_string().as_str()));
+    root.push_attribute(("time", time.as_str()));
+    w.write_event(Event::Start(root))?;
+    for suite in &suites {
+        let (tests, failures, skipped) = counts(&suite.cases);
+        let mut start = BytesStart::new("testsuite");
+        start.push_attribute(("name", suite.name.as_str()));
+        start.push_attribute(("tests", tests.to_string().as_str()));
+        start.push_attribute(("failures", failures.to_string().as_str()));
+        start.push_attribute(("errors", "0"));
+        start.push_attribute(("skipped", skipped.to_string().as_str()));
+        start.push_attribute(("time", "0"));
+        w.write_event(Event::Start(start))?;
+        for case in &suite.cases {
+            let mut start = BytesStart::new("testcase");
+            start.push_attribute(("classname", case.classname.as_str()));
+            start.push_attribute(("name", case.name.as_str()));
+            start.push_attribute(("time", "0"));
+            w.write_event(Event::Start(start))?;
+            match &case.result {
+                Result_::Pass(text) => text_element(&mut w, "system-out", text)?,
+                Result_::Skip(message) => {
+                    let mut skip = BytesStart::new("skipped");
+                    skip.push_attribute(("message", message.as_str()));
+                    w.write_event(Event::Empty(skip))?;
+                }
+                Result_::Fail(message, text) => {
+                    let mut fail = BytesStart::new("failure");
+                    fail.push_attribute(("message", message.as_str()));
+                    fail.push_attribute(("type", "registry-gc"));
+                    w.write_event(Event::Start(fail))?;
+                    w.write_event(Event::Text(BytesText::new(text)))?;
+                    w.write_event(Event::End(BytesEnd::new("failure")))?;
+                }
+            }
+            if let Some(url) = run.job_url {
+                if !matches!(case.result, Result_::Pass(_)) {
+                    text_element(&mut w, "system-out", &format!("job: {url}"))?;
+                }
+            }
+            w.write_event(Event::End(BytesEnd::new("testcase")))?;
+        }
+        w.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testsuites")))?;
+    writeln!(w.get_mut())?;
+    Ok(())
+}
+
+fn text_element<W: Write>(w: &mut Writer<W>, name: &str, text: &str) -> io::Result<()> {
+    w.write_event(Event::Start(BytesStart::new(name)))?;
+    w.write_event(Event::Text(BytesText::new(text)))?;
+    w.write_event(Event::End(BytesEnd::new(name)))?;
+    Ok(())
+}

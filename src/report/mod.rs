@@ -1,0 +1,317 @@
+//! What a run tells people: `gc.log` for humans, JUnit for GitLab's Tests tab, JSON for tools.
+//!
+//! All three render the same [`Run`]: the plan, what happened to each planned tag, the policy
+//! results and the request counts. They never recompute a decision; they only render it.
+
+pub mod json;
+pub mod junit;
+pub mod log;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::config::Mode;
+use crate::delete::Outcome;
+use crate::gitlab::Counts;
+use crate::plan::{Plan, PlannedTag};
+use crate::policy::{PolicyResult, Status};
+use crate::rules::RuleId;
+use crate::scope::{ScopeError, Skipped};
+
+/// The verb a person reads first on each line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verb {
+    Kept,
+    Deleted,
+    WouldDelete,
+    AlreadyGone,
+    Failed,
+    NotDeleted,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Kept => "kept",
+            Verb::Deleted => "deleted",
+            Verb::WouldDelete => "would-delete",
+            Verb::AlreadyGone => "already-gone",
+            Verb::Failed => "failed",
+            Verb::NotDeleted => "not-deleted",
+        }
+    }
+}
+
+/// A tag's final word: the plan's decision as refined by what GitLab answered.
+pub struct Final<'a> {
+    pub verb: Verb,
+    pub rule: RuleId,
+    pub reason: Cow<'a, str>,
+}
+
+pub fn final_view<'a>(tag: &'a PlannedTag, outcome: &'a Outcome) -> Final<'a> {
+    let planned = |verb| Final {
+        verb,
+        rule: tag.decision.rule,
+        reason: Cow::Borrowed(tag.decision.reason.as_str()),
+    };
+    match outcome {
+        Outcome::Kept => planned(Verb::Kept),
+        Outcome::WouldDelete => planned(Verb::WouldDelete),
+        Outcome::Deleted => planned(Verb::Deleted),
+        Outcome::AlreadyGone => Final { verb: Verb::AlreadyGone, rule: tag.decision.rule, reason: Cow::Borrowed("DELETE answered 404: already deleted") },
+        Outcome::Protected => Final {
+            verb: Verb::Kept,
+            rule: RuleId::Protected,
+            reason: Cow::Borrowed("GitLab refused: cannot delete protected tag(s) (a protection or immutability rule)"),
+        },
+        Outcome::BrokenUndeletable => Final {
+            verb: Verb::Kept,
+            rule: RuleId::BrokenUndeletable,
+            reason: Cow::Borrowed(
+                "warning: broken tag, but DELETE answered 404: this GitLab version cannot delete a tag whose manifest it cannot read",
+            ),
+        },
+        Outcome::Failed(e) => Final { verb: Verb::Failed, rule: tag.decision.rule, reason: Cow::Owned(format!("deletion failed: {e}")) },
+        Outcome::NotAttempted(why) if tag.decision.depends_on.is_some() && why.starts_with("counterpart") => {
+            Final { verb: Verb::Kept, rule: tag.decision.rule, reason: Cow::Borrowed(why.as_str()) }
+        }
+        Outcome::NotAttempted(why) => Final { verb: Verb::NotDeleted, rule: tag.decision.rule, reason: Cow::Borrowed(why.as_str()) },
+    }
+}
+
+/// Everything a run produced, for the reports.
+pub struct Run<'a> {
+    pub version: &'static str,
+    pub started_at: jiff::Timestamp,
+    pub mode: &'a Mode,
+    pub scope: String,
+    pub settings: BTreeMap<&'static str, String>,
+    pub job_url: Option<&'a str>,
+    pub plan: &'a Plan,
+    pub outcomes: &'a [Vec<Outcome>],
+    pub policies: &'a [PolicyResult],
+    pub skipped: &'a [Skipped],
+    pub errors: &'a [ScopeError],
+    /// Why the run stopped early or refused to act, if it did.
+    pub stopped: Option<String>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub mode: String,
+    pub projects: usize,
+    pub repositories: usize,
+    pub repositories_skipped: usize,
+    pub tags: usize,
+    pub deleted: usize,
+    pub would_delete: usize,
+    pub already_gone: usize,
+    pub not_deleted: usize,
+    pub failed: usize,
+    pub kept: usize,
+    pub kept_by_rule: BTreeMap<RuleId, usize>,
+    pub errors: usize,
+    /// Bytes of the digests that no longer have any tag (an estimate, see [`reclaimed_bytes`]).
+    pub bytes_reclaimed: u64,
+    pub policies_changed: usize,
+    pub policies_would_change: usize,
+    pub policies_unchanged: usize,
+    pub policies_failed: usize,
+    pub requests: Counts,
+    pub duration_seconds: f64,
+}
+
+impl Summary {
+    pub fn compute(
+        plan: &Plan,
+        outcomes: &[Vec<Outcome>],
+        policies: &[PolicyResult],
+        scope_errors: usize,
+        skipped: usize,
+    ) -> Summary {
+        let mut s = Summary {
+            repositories: plan.repos.len(),
+            repositories_skipped: skipped,
+            errors: scope_errors,
+            ..Summary::default()
+        };
+        let mut projects = std::collections::HashSet::new();
+        for (repo, repo_outcomes) in plan.repos.iter().zip(outcomes) {
+            projects.insert(repo.repo.project_id);
+            if repo.error.is_some() {
+                s.errors += 1;
+            }
+            for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
+                s.tags += 1;
+                let f = final_view(tag, outcome);
+                match f.verb {
+                    Verb::Kept => {
+                        s.kept += 1;
+                        *s.kept_by_rule.entry(f.rule).or_default() += 1;
+                        if f.rule == RuleId::Error {
+                            s.errors += 1;
+                        }
+                    }
+                    Verb::Deleted => s.deleted += 1,
+                    Verb::WouldDelete => s.would_delete += 1,
+                    Verb::AlreadyGone => s.already_gone += 1,
+                    Verb::NotDeleted => s.not_deleted += 1,
+                    Verb::Failed => {
+                        s.failed += 1;
+                        s.errors += 1;
+                    }
+                }
+            }
+        }
+        s.projects = projects.len();
+        for p in policies {
+            match p.status {
+                Status::Unchanged => s.policies_unchanged += 1,
+                Status::WouldChange => s.policies_would_change += 1,
+                Status::Changed { .. } => s.policies_changed += 1,
+                Status::Failed { .. } => {
+                    s.policies_failed += 1;
+                    s.errors += 1;
+                }
+            }
+        }
+        s.bytes_reclaimed = reclaimed_bytes(plan, outcomes);
+        s
+    }
+}
+
+/// Bytes freed (or, in dry-run, that would be): per repository, the size of each digest all of
+/// whose known tags go. A digest still carried by a kept tag frees nothing. Tags kept by
+/// `GC_KEEP_REGEX` are never inspected (no details request), so a digest shared with one of them
+/// is counted: the figure is an upper estimate, as is any size before the registry's own GC.
+pub fn reclaimed_bytes(plan: &Plan, outcomes: &[Vec<Outcome>]) -> u64 {
+    let mut total = 0;
+    for (repo, repo_outcomes) in plan.repos.iter().zip(outcomes) {
+        // digest → (size, still referenced)
+        let mut digests: HashMap<&str, (u64, bool)> = HashMap::new();
+        for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
+            let Some(info) = &tag.info else { continue };
+            let Some(digest) = info.digest.as_deref() else {
+                continue;
+            };
+            let goes = matches!(outcome, Outcome::Deleted | Outcome::WouldDelete);
+            let entry = digests
+                .entry(digest)
+                .or_insert((info.size.unwrap_or(0), false));
+            entry.1 |= !goes;
+        }
+        total += digests
+            .values()
+            .filter(|(_, kept)| !kept)
+            .map(|(size, _)| size)
+            .sum::<u64>();
+    }
+    total
+}
+
+/// `48.0 MiB`: sizes as people read them.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept_by_rule: Vec<String> = self
+            .kept_by_rule
+            .iter()
+            .map(|(rule, n)| format!("{rule} {n}"))
+            .collect();
+        writeln!(f, "mode:            {}", self.mode)?;
+        writeln!(f, "projects:        {}", self.projects)?;
+        writeln!(
+            f,
+            "repositories:    {} ({} skipped)",
+            self.repositories, self.repositories_skipped
+        )?;
+        writeln!(f, "tags seen:       {}", self.tags)?;
+        if self.would_delete > 0 || self.deleted == 0 {
+            writeln!(f, "would delete:    {}", self.would_delete)?;
+        }
+        if self.deleted > 0 || self.would_delete == 0 {
+            writeln!(f, "deleted:         {}", self.deleted)?;
+        }
+        if self.already_gone > 0 {
+            writeln!(f, "already gone:    {}", self.already_gone)?;
+        }
+        if self.not_deleted > 0 {
+            writeln!(f, "not deleted:     {}", self.not_deleted)?;
+        }
+        writeln!(
+            f,
+            "kept:            {}{}",
+            self.kept,
+            if kept_by_rule.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kept_by_rule.join(", "))
+            }
+        )?;
+        let policies = self.policies_changed
+            + self.policies_would_change
+            + self.policies_unchanged
+            + self.policies_failed;
+        if policies > 0 {
+            writeln!(
+                f,
+                "cleanup policy:  {} changed, {} would change, {} unchanged, {} failed",
+                self.policies_changed,
+                self.policies_would_change,
+                self.policies_unchanged,
+                self.policies_failed
+            )?;
+        }
+        writeln!(f, "errors:          {}", self.errors)?;
+        writeln!(
+            f,
+            "bytes reclaimed: {} (estimate)",
+            human_bytes(self.bytes_reclaimed)
+        )?;
+        let by_endpoint: Vec<String> = self
+            .requests
+            .by_endpoint
+            .iter()
+            .map(|(e, n)| format!("{e}: {n}"))
+            .collect();
+        writeln!(
+            f,
+            "requests:        {} ({} retries, {} throttled)",
+            self.requests.total, self.requests.retries, self.requests.throttled
+        )?;
+        for line in by_endpoint {
+            writeln!(f, "                 {line}")?;
+        }
+        write!(f, "duration:        {:.1}s", self.duration_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_people_write_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(52_428_800), "50.0 MiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}
