@@ -1,0 +1,204 @@
+//! Runs the real registry-gc binary against the fake GitLab and collects everything it wrote.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[allow(unused_imports)] // each test crate uses its own subset
+pub use fake_gitlab::{FakeGitlab, Faults, Fixture};
+
+/// Sorted `repo:tag` strings.
+pub fn sorted(refs: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = refs.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+pub const TOKEN: &str = "glpat-demo-token";
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub log: String,
+    pub junit: String,
+    pub report: serde_json::Value,
+    pub dir: PathBuf,
+}
+
+impl Outcome {
+    /// Every byte registry-gc produced, for "the token never appears" checks.
+    pub fn everything(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{}",
+            self.stdout, self.stderr, self.log, self.junit, self.report
+        )
+    }
+
+    /// `(repository path, tag, outcome, rule)` for every tag in the JSON report.
+    pub fn tags(&self) -> Vec<(String, String, String, String)> {
+        let mut out = Vec::new();
+        for repo in self.report["repositories"].as_array().into_iter().flatten() {
+            for tag in repo["tags"].as_array().into_iter().flatten() {
+                out.push((
+                    repo["path"].as_str().unwrap().to_string(),
+                    tag["name"].as_str().unwrap().to_string(),
+                    tag["outcome"].as_str().unwrap().to_string(),
+                    tag["rule"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// `repo:tag` of every tag with the given outcome (`deleted`, `would-delete`, `kept`, …).
+    pub fn with_outcome(&self, outcome: &str) -> Vec<String> {
+        let mut refs: Vec<String> = self
+            .tags()
+            .into_iter()
+            .filter(|t| t.2 == outcome)
+            .map(|t| format!("{}:{}", t.0, t.1))
+            .collect();
+        refs.sort();
+        refs
+    }
+
+    pub fn rule_of(&self, repo: &str, tag: &str) -> (String, String) {
+        let t = self
+            .tags()
+            .into_iter()
+            .find(|t| t.0 == repo && t.1 == tag)
+            .unwrap_or_else(|| panic!("{repo}:{tag} not in report"));
+        (t.2, t.3)
+    }
+}
+
+/// Base environment: the fake's URL, the demo token, project 1, and `extra` on top.
+pub fn env_for(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = vec![
+        ("CI_API_V4_URL".into(), fake.api_url()),
+        ("API_TOKEN".into(), TOKEN.into()),
+        ("CI_PROJECT_ID".into(), "1".into()),
+    ];
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    vars
+}
+
+/// Runs the binary with exactly `vars` (plus a cwd of its own) and reads its outputs.
+pub fn run_with(vars: &[(String, String)]) -> Outcome {
+    let dir = tempdir();
+    let output = Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(&dir)
+        .output()
+        .expect("registry-gc runs");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let report = read("gc-report.json");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        log: read("gc.log"),
+        junit: read("gc-junit.xml"),
+        report: if report.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&report).expect("gc-report.json is JSON")
+        },
+        dir,
+    }
+}
+
+pub fn run(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Outcome {
+    run_with(&env_for(fake, extra))
+}
+
+pub fn tempdir() -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "registry-gc-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn demo() -> FakeGitlab {
+    FakeGitlab::start(Fixture::demo())
+}
+
+pub fn requests(fake: &FakeGitlab, endpoint: &str) -> u64 {
+    fake.stats().by_endpoint.get(endpoint).copied().unwrap_or(0)
+}
+
+pub const LIST_TAGS: &str = "GET /projects/:id/registry/repositories/:repository_id/tags";
+pub const DETAILS: &str = "GET /projects/:id/registry/repositories/:repository_id/tags/:tag_name";
+pub const DELETE: &str = "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name";
+
+/// Parses a JUnit file with quick-xml and returns (tests, failures, skipped) as counted from
+/// the testcases, checking that every declared count attribute agrees.
+pub fn junit_counts(xml: &str) -> (usize, usize, usize) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+    let mut declared = None;
+    // Per suite: (declared, counted), each as (tests, failures, skipped).
+    type Counts = (usize, usize, usize);
+    let mut suite_counts: Vec<(Counts, Counts)> = Vec::new();
+    let attr = |e: &quick_xml::events::BytesStart, name: &str| -> usize {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| a.value.as_ref().parse::<usize>().unwrap())
+            .unwrap()
+    };
+    loop {
+        match reader
+            .read_event()
+            .expect("gc-junit.xml is well-formed XML")
+        {
+            Event::Start(e) if e.name().as_ref() == "testsuites" => {
+                declared = Some((attr(&e, "tests"), attr(&e, "failures"), attr(&e, "skipped")))
+            }
+            Event::Start(e) if e.name().as_ref() == "testsuite" => suite_counts.push((
+                (attr(&e, "tests"), attr(&e, "failures"), attr(&e, "skipped")),
+                (0, 0, 0),
+            )),
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "testcase" => {
+                tests += 1;
+                suite_counts
+                    .last_mut()
+                    .expect("testcase inside a testsuite")
+                    .1
+                     .0 += 1;
+            }
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "failure" => {
+                failures += 1;
+                suite_counts.last_mut().unwrap().1 .1 += 1;
+            }
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "skipped" => {
+                skipped += 1;
+                suite_counts.last_mut().unwrap().1 .2 += 1;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        declared,
+        Some((tests, failures, skipped)),
+        "testsuites counts match the testcases"
+    );
+    for (declared, counted) in suite_counts {
+        assert_eq!(declared, counted, "testsuite counts match its testcases");
+    }
+    (tests, failures, skipped)
+}

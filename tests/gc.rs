@@ -1,0 +1,601 @@
+//! End-to-end: the real binary against the stateful fake GitLab over HTTP. Assertions are on the
+//! fake's state after the run and on the reports, not on call sequences.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// What design §3 deletes in the demo's project 1 with default settings.
+const DEMO_SHOP_DELETES: &[&str] = &[
+    "demo/shop/app.cache:feature-gone",
+    "demo/shop/app.cache:renovate-deps",
+    "demo/shop/app:multiarch-20240101",
+    "demo/shop/app:sha256-0f3c9a1e5b7d.att",
+    "demo/shop/worker.cache:feature-login",
+];
+
+/// What the plan deletes there: the above plus two broken tags GitLab refuses to delete (one
+/// protected, one undeletable). A dry-run cannot know GitLab will refuse, so it lists all seven.
+fn demo_shop_planned() -> Vec<String> {
+    let mut planned = sorted(DEMO_SHOP_DELETES);
+    planned.extend([
+        "demo/shop/app:old-index".to_string(),
+        "demo/shop/app:stable-2023".to_string(),
+    ]);
+    planned.sort();
+    planned
+}
+
+fn faults(value: serde_json::Value) -> Faults {
+    serde_json::from_value(value).expect("fault JSON matches the fake's Faults")
+}
+
+#[test]
+fn demo_real_run_deletes_broken_and_orphaned_cache_tags_only_and_converges() {
+    let fake = demo();
+    let before_app = fake.tags("demo/shop/app");
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("deleted"), sorted(DEMO_SHOP_DELETES));
+
+    // Stable, branch and protected tags stay; so does the broken tag GitLab cannot delete.
+    let app = fake.tags("demo/shop/app");
+    for tag in [
+        "latest",
+        "main",
+        "v1.0.0",
+        "v1.1.0",
+        "v1.2.0",
+        "feature-login",
+        "feature-cart",
+        "fix-typo",
+        "mr-17",
+        "stable-2023",
+        "old-index",
+    ] {
+        assert!(app.contains(&tag.to_string()), "{tag} must stay");
+    }
+    assert_eq!(app.len(), before_app.len() - 2);
+    assert_eq!(
+        fake.tags("demo/shop/app.cache"),
+        ["feature-cart", "feature-login", "main"]
+    );
+    assert_eq!(fake.tags("demo/shop/worker.cache"), ["main"]);
+    assert_eq!(
+        out.rule_of("demo/shop/app", "stable-2023"),
+        ("kept".into(), "protected".into())
+    );
+    assert_eq!(
+        out.rule_of("demo/shop/app", "old-index"),
+        ("kept".into(), "broken-undeletable".into())
+    );
+    assert_eq!(
+        out.rule_of("demo/shop/app", "latest"),
+        ("kept".into(), "keep-regex".into())
+    );
+    assert_eq!(
+        out.rule_of("demo/shop/app.cache", "feature-login"),
+        ("kept".into(), "unknown-age".into())
+    );
+    assert!(
+        out.log
+            .contains("counterpart repository demo/shop/worker does not exist"),
+        "{}",
+        out.log
+    );
+    assert!(out.log.contains("--- summary ---"));
+
+    // The floor: one repository list, one tag list per repository, details for every tag not
+    // kept by regex, one DELETE per planned deletion (5 + the protected and undeletable tries).
+    assert_eq!(
+        requests(&fake, "GET /projects/:id/registry/repositories"),
+        1
+    );
+    assert_eq!(requests(&fake, LIST_TAGS), 4);
+    let not_kept_by_regex = out.tags().iter().filter(|t| t.3 != "keep-regex").count() as u64;
+    assert_eq!(requests(&fake, DETAILS), not_kept_by_regex);
+    assert_eq!(requests(&fake, DELETE), 7);
+    assert_eq!(fake.stats().total, 1 + 4 + not_kept_by_regex + 7);
+
+    let second = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.with_outcome("deleted").is_empty(),
+        "a second run deletes nothing: {:?}",
+        second.with_outcome("deleted")
+    );
+}
+
+#[test]
+fn dry_run_deletes_nothing_and_reports_what_it_would_delete() {
+    let fake = demo();
+    let out = run(&fake, &[("GC_DRY_RUN", "true")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(out.with_outcome("would-delete"), demo_shop_planned());
+    assert_eq!(fake.tags("demo/shop/app.cache").len(), 5);
+    let (_, _, skipped) = junit_counts(&out.junit);
+    assert_eq!(skipped, 7, "would-delete shows as skipped in JUnit");
+    assert!(out.junit.contains("would delete: [orphan-cache]"));
+}
+
+#[test]
+fn auto_mode_is_dry_in_merge_requests_and_outside_ci_and_deletes_on_the_default_branch() {
+    let ci = [
+        ("CI_COMMIT_REF_NAME", "main"),
+        ("CI_DEFAULT_BRANCH", "main"),
+    ];
+
+    let fake = demo();
+    let out = run(
+        &fake,
+        &[ci[0], ci[1], ("CI_PIPELINE_SOURCE", "merge_request_event")],
+    );
+    assert_eq!(
+        (out.code, requests(&fake, DELETE)),
+        (0, 0),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.log.contains("merge request pipeline"),
+        "the log says why it ran dry"
+    );
+
+    let out = run(&fake, &[]);
+    assert_eq!(
+        (out.code, requests(&fake, DELETE)),
+        (0, 0),
+        "outside CI auto is dry-run"
+    );
+
+    let out = run(
+        &fake,
+        &[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_REF_NAME", "feature"),
+            ("CI_DEFAULT_BRANCH", "main"),
+        ],
+    );
+    assert_eq!(
+        (out.code, requests(&fake, DELETE)),
+        (0, 0),
+        "other branches are dry"
+    );
+
+    let out = run(&fake, &[ci[0], ci[1], ("CI_PIPELINE_SOURCE", "schedule")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("deleted"), sorted(DEMO_SHOP_DELETES));
+}
+
+#[test]
+fn group_scope_covers_subgroups_and_all_scope_covers_maintained_projects() {
+    let group_deletes = {
+        let mut d = demo_shop_planned();
+        d.extend([
+            "demo/platform/api/server.cache:feature-removed".into(),
+            "demo/platform/api/server:sha256-77aa01.att".into(),
+        ]);
+        d.sort();
+        d
+    };
+    let fake = demo();
+    let out = run(
+        &fake,
+        &[
+            ("GC_SCOPE", "group"),
+            ("GC_GROUP", "demo"),
+            ("GC_DRY_RUN", "true"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("would-delete"), group_deletes);
+    assert_eq!(requests(&fake, "GET /groups/:id/registry/repositories"), 1);
+
+    // By numeric namespace id, as CI_PROJECT_NAMESPACE_ID gives it.
+    let out = run(
+        &fake,
+        &[
+            ("GC_SCOPE", "group"),
+            ("CI_PROJECT_NAMESPACE_ID", "11"),
+            ("GC_DRY_RUN", "true"),
+        ],
+    );
+    assert_eq!(
+        out.with_outcome("would-delete"),
+        sorted(&[
+            "demo/platform/api/server.cache:feature-removed",
+            "demo/platform/api/server:sha256-77aa01.att"
+        ])
+    );
+
+    // `all`: Maintainer projects only (other/tools is Developer), registry-disabled skipped.
+    let out = run(&fake, &[("GC_SCOPE", "all"), ("GC_DRY_RUN", "true")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("would-delete"), group_deletes);
+    assert!(
+        !out.log.contains("other/tools"),
+        "a Developer project is out of scope"
+    );
+}
+
+#[test]
+fn shards_partition_the_work_and_their_union_is_the_unsharded_run() {
+    let fake = demo();
+    let whole =
+        run(&fake, &[("GC_SCOPE", "all"), ("GC_DRY_RUN", "true")]).with_outcome("would-delete");
+    let mut union = Vec::new();
+    for index in ["1", "2"] {
+        let out = run(
+            &fake,
+            &[
+                ("GC_SCOPE", "all"),
+                ("GC_DRY_RUN", "true"),
+                ("CI_NODE_INDEX", index),
+                ("CI_NODE_TOTAL", "2"),
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let part = out.with_outcome("would-delete");
+        assert!(
+            !part.is_empty() && part.len() < whole.len(),
+            "each shard has a part: {part:?}"
+        );
+        union.extend(part);
+    }
+    union.sort();
+    assert_eq!(union, whole);
+}
+
+fn big_fixture(tags: usize) -> Fixture {
+    let mut list = vec![json!({"name": "latest", "age": "1h"})];
+    for i in 0..tags {
+        let tag = if i % 10 == 0 {
+            json!({"name": format!("broken-{i:04}"), "broken": true})
+        } else {
+            json!({"name": format!("build-{i:04}"), "age": format!("{}d", i % 40)})
+        };
+        list.push(tag);
+    }
+    Fixture::from_json(
+        &json!({
+            "tokens": [{"token": TOKEN, "scopes": ["api"]}],
+            "projects": [{"id": 1, "path": "big/project", "repositories": [{"id": 10, "name": "app", "tags": list}]}]
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn pagination_reads_every_page_once() {
+    let fake = FakeGitlab::start(big_fixture(349));
+    let out = run(&fake, &[("GC_DRY_RUN", "true")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.tags().len(), 350);
+    assert_eq!(requests(&fake, LIST_TAGS), 4, "350 tags are 4 pages of 100");
+    assert_eq!(out.with_outcome("would-delete").len(), 35);
+}
+
+#[test]
+fn keep_n_older_than_and_delete_regex_end_to_end() {
+    let fake = FakeGitlab::start(big_fixture(99));
+    let out = run(
+        &fake,
+        &[
+            ("GC_DRY_RUN", "false"),
+            ("GC_KEEP_N", "5"),
+            ("GC_OLDER_THAN", "30d"),
+            ("GC_DELETE_REGEX", "build-.*"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let tags = out.tags();
+    let count = |rule: &str| tags.iter().filter(|t| t.3 == rule).count();
+    assert_eq!(count("keep-n"), 5);
+    assert_eq!(count("broken"), 10);
+    // build-i has age i % 40 days; older than 30d: i % 40 in 31..=39, minus those among the 5 newest (none).
+    let expected_old = (0..99).filter(|i| i % 10 != 0 && i % 40 > 30).count();
+    assert_eq!(count("older-than"), expected_old);
+    let left = fake.tags("big/project/app");
+    assert_eq!(left.len(), 100 - 10 - expected_old);
+    assert!(left.iter().all(|t| !t.starts_with("broken-")));
+
+    // Not candidates: with a delete regex that matches nothing, age rules delete nothing.
+    let fake = FakeGitlab::start(big_fixture(20));
+    let out = run(
+        &fake,
+        &[
+            ("GC_DRY_RUN", "false"),
+            ("GC_OLDER_THAN", "1d"),
+            ("GC_DELETE_REGEX", "nothing-.*"),
+            ("GC_DELETE_BROKEN", "false"),
+        ],
+    );
+    assert_eq!(out.code, 0);
+    assert_eq!(requests(&fake, DELETE), 0);
+    assert!(out
+        .tags()
+        .iter()
+        .filter(|t| t.1.starts_with("build-"))
+        .all(|t| t.3 == "not-candidate"));
+    assert_eq!(
+        requests(&fake, DETAILS),
+        0,
+        "no rule can use details: none are fetched"
+    );
+}
+
+#[test]
+fn transient_5xx_and_429_are_retried_and_converge_to_the_fault_free_result() {
+    let fake = demo();
+    fake.set_faults(faults(json!({"scripted": [
+        {"method": "GET", "endpoint": "/projects/:id/registry/repositories", "fault": "503", "times": 2},
+        {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags", "fault": "502", "times": 2},
+        {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags/:tag_name", "fault": "429", "times": 3},
+        {"method": "DELETE", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags/:tag_name", "fault": "500", "times": 1},
+        {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags/:tag_name", "fault": "short_read", "times": 1, "skip": 5}
+    ]})));
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("deleted"), sorted(DEMO_SHOP_DELETES));
+    assert!(
+        out.report["summary"]["requests"]["retries"]
+            .as_u64()
+            .unwrap()
+            >= 5
+    );
+    assert!(
+        out.report["summary"]["requests"]["throttled"]
+            .as_u64()
+            .unwrap()
+            >= 3
+    );
+}
+
+#[test]
+fn a_persistently_truncated_answer_never_leads_to_a_deletion() {
+    let fake = demo();
+    // Every details answer for project 1 is cut short: nothing can be known, nothing is deleted.
+    fake.set_faults(faults(json!({"scripted": [
+        {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags/:tag_name", "fault": "truncate", "times": 100000}
+    ]})));
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 1, "API errors exit 1: {}", out.stderr);
+    assert_eq!(requests(&fake, DELETE), 0);
+    assert!(out.with_outcome("deleted").is_empty());
+    assert!(out
+        .tags()
+        .iter()
+        .filter(|t| t.3 != "keep-regex")
+        .all(|t| t.3 == "error"));
+    assert!(
+        out.log
+            .contains("response is not the JSON GitLab documents"),
+        "{}",
+        out.log
+    );
+
+    // A truncated tag list: that repository is left alone, the others are processed.
+    let fake = demo();
+    fake.set_faults(faults(json!({"scripted": [
+        {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags", "fault": "non_json", "times": 5}
+    ]})));
+    let out = run(&fake, &[("GC_DRY_RUN", "false"), ("GC_CONCURRENCY", "1")]);
+    assert_eq!(out.code, 1);
+    assert!(out.report["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["error"].is_string()));
+    assert!(out.log.contains("HTML instead of JSON"), "{}", out.log);
+}
+
+#[test]
+fn max_deletions_refuses_the_whole_plan() {
+    let fake = demo();
+    let out = run(&fake, &[("GC_DRY_RUN", "false"), ("GC_MAX_DELETIONS", "6")]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(requests(&fake, DELETE), 0);
+    assert!(out.stderr.contains("GC_MAX_DELETIONS=6"), "{}", out.stderr);
+    assert_eq!(out.with_outcome("not-deleted"), demo_shop_planned());
+
+    // Dry-run says the same: the real run would be refused.
+    let out = run(&fake, &[("GC_DRY_RUN", "true"), ("GC_MAX_DELETIONS", "6")]);
+    assert_eq!(out.code, 3);
+
+    let out = run(&fake, &[("GC_DRY_RUN", "false"), ("GC_MAX_DELETIONS", "7")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("deleted").len(), 5);
+}
+
+#[test]
+fn every_configuration_error_exits_2_before_any_request() {
+    let fake = demo();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("GC_KEEP_REGEX", "(unclosed")], "GC_KEEP_REGEX"),
+        (&[("GC_DELETE_REGEX", "[z-a]")], "GC_DELETE_REGEX"),
+        (&[("GC_OLDER_THAN", "7 days")], "GC_OLDER_THAN"),
+        (&[("GC_KEEP_N", "-1")], "GC_KEEP_N"),
+        (&[("GC_DRY_RUN", "maybe")], "GC_DRY_RUN"),
+        (&[("GC_DELETE_BROKEN", "sometimes")], "GC_DELETE_BROKEN"),
+        (&[("GC_SCOPE", "galaxy")], "GC_SCOPE"),
+        (&[("GC_CONCURRENCY", "1000")], "GC_CONCURRENCY"),
+        (&[("GC_MAX_DELETIONS", "lots")], "GC_MAX_DELETIONS"),
+        (&[("GC_DRY_RUM", "true")], "GC_DRY_RUM"),
+        (&[("GC_POLICY_CADENCE", "2d")], "GC_POLICY_CADENCE"),
+        (
+            &[("CI_NODE_INDEX", "3"), ("CI_NODE_TOTAL", "2")],
+            "CI_NODE_INDEX",
+        ),
+        (&[("CI_API_V4_URL", "not a url")], "CI_API_V4_URL"),
+        (
+            &[("CI_SERVER_TLS_CA_FILE", "/nonexistent/ca.pem")],
+            "CI_SERVER_TLS_CA_FILE",
+        ),
+    ];
+    for (vars, name) in cases {
+        let out = run(&fake, vars);
+        assert_eq!(out.code, 2, "{vars:?}: {}", out.stderr);
+        let first = out.stderr.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("error: ") && first.contains(name),
+            "{vars:?}: {}",
+            out.stderr
+        );
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+    }
+    let vars: Vec<(String, String)> = env_for(&fake, &[])
+        .into_iter()
+        .filter(|(k, _)| k != "API_TOKEN")
+        .collect();
+    let out = run_with(&vars);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("API_TOKEN"));
+    assert_eq!(fake.stats().total, 0, "no request was made");
+}
+
+#[test]
+fn junit_parses_and_its_counts_match_the_run() {
+    let fake = demo();
+    let out = run(
+        &fake,
+        &[
+            ("GC_DRY_RUN", "false"),
+            ("GC_SCOPE", "group"),
+            ("GC_GROUP", "demo"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (tests, failures, skipped) = junit_counts(&out.junit);
+    let repositories = out.report["repositories"].as_array().unwrap().len();
+    // One case per deleted tag plus one "(kept tags)" case per repository.
+    assert_eq!(tests, out.with_outcome("deleted").len() + repositories);
+    assert_eq!((failures, skipped), (0, 0));
+    assert!(
+        out.junit
+            .contains(r#"classname="demo/shop/app.cache" name="feature-gone""#),
+        "{}",
+        out.junit
+    );
+}
+
+#[test]
+fn the_token_never_appears_in_any_output() {
+    let fake = demo();
+    let ok = run(&fake, &[("GC_DRY_RUN", "false"), ("RUST_LOG", "trace")]);
+    assert_eq!(ok.code, 0);
+    let rejected = run(&fake, &[("API_TOKEN", "glpat-wrong-token-123")]);
+    assert_eq!(rejected.code, 1);
+    assert!(rejected.stderr.contains("401"), "{}", rejected.stderr);
+    assert!(
+        rejected.stderr.contains("API_TOKEN"),
+        "the 401 message names the variable: {}",
+        rejected.stderr
+    );
+    let bad_config = run(&fake, &[("GC_KEEP_N", "x"), ("RUST_LOG", "trace")]);
+    for (out, token) in [
+        (&ok, TOKEN),
+        (&rejected, "glpat-wrong-token-123"),
+        (&bad_config, TOKEN),
+    ] {
+        assert!(!out.everything().contains(token), "token leaked");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for v in [
+        "CI_API_V4_URL",
+        "API_TOKEN",
+        "GC_SCOPE",
+        "GC_KEEP_REGEX",
+        "GC_MAX_DELETIONS",
+        "GC_POLICY_APPLY",
+        "default: auto",
+    ] {
+        assert!(text.contains(v), "--help lists {v}");
+    }
+    let version = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        concat!("registry-gc ", env!("CARGO_PKG_VERSION"))
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .arg("--delete-everything")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_mid_run_stops_deleting_flushes_reports_and_exits_143() {
+    let fake = FakeGitlab::start(big_fixture(400));
+    fake.set_faults(faults(json!({"latency_ms": 25})));
+    let dir = tempdir();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .envs(env_for(
+            &fake,
+            &[("GC_DRY_RUN", "false"), ("GC_CONCURRENCY", "2")],
+        ))
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until deletions have started, then ask it to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while requests(&fake, DELETE) < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(requests(&fake, DELETE) >= 3, "deletions started");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    let deleted_at_stop = 40
+        - fake
+            .tags("big/project/app")
+            .iter()
+            .filter(|t| t.starts_with("broken-"))
+            .count();
+    assert!(
+        deleted_at_stop < 40,
+        "it stopped before deleting everything"
+    );
+
+    let log = std::fs::read_to_string(dir.join("gc.log")).unwrap();
+    assert!(
+        log.contains("--- summary ---") && log.contains("interrupted"),
+        "{log}"
+    );
+    junit_counts(&std::fs::read_to_string(dir.join("gc-junit.xml")).unwrap());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("gc-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["summary"]["deleted"].as_u64().unwrap() as usize,
+        deleted_at_stop
+    );
+
+    // The next run completes the job.
+    fake.set_faults(Faults::default());
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake
+        .tags("big/project/app")
+        .iter()
+        .all(|t| !t.starts_with("broken-")));
+}
