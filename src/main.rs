@@ -1,26 +1,6 @@
-//! registry-gc: a garbage collector for GitLab container registries.
-//!
-//! The flow is one way, and the modules follow it: [`config`] reads the environment; [`scope`]
-//! lists the repositories in scope; [`facts`] gathers tag lists and details through the
-//! [`gitlab`] client; [`rules`] decides each tag (pure) and [`plan`] applies the rules across
-//! repositories; [`delete`] acts; [`policy`] applies GitLab's built-in cleanup policy; [`report`]
-//! writes `gc.log`, JUnit and JSON. [`run`] ties them together.
+//! The `registry-gc` command: arguments, logging and exit codes; the work is in the library.
 
-mod config;
-mod delete;
-mod duration;
-mod facts;
-mod gitlab;
-mod plan;
-mod policy;
-mod pool;
-mod progress;
-mod report;
-mod rules;
-mod run;
-mod scope;
-mod signals;
-
+use registry_gc::{config, run, signals};
 use std::io::Write;
 
 fn main() {

@@ -1,0 +1,22 @@
+//! registry-gc: a garbage collector for GitLab container registries.
+//!
+//! The flow is one way, and the modules follow it: [`config`] reads the environment; [`scope`]
+//! lists the repositories in scope; [`facts`] gathers tag lists and details through the
+//! [`gitlab`] client; [`rules`] decides each tag (pure) and [`plan`] applies the rules across
+//! repositories; [`delete`] acts; [`policy`] applies GitLab's built-in cleanup policy; [`report`]
+//! writes `gc.log`, JUnit and JSON. [`run`] ties them together.
+
+pub mod config;
+pub mod delete;
+pub mod duration;
+pub mod facts;
+pub mod gitlab;
+pub mod plan;
+pub mod policy;
+pub mod pool;
+pub mod progress;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod scope;
+pub mod signals;
