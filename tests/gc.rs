@@ -599,3 +599,62 @@ fn sigterm_mid_run_stops_deleting_flushes_reports_and_exits_143() {
         .iter()
         .all(|t| !t.starts_with("broken-")));
 }
+
+#[test]
+fn a_job_token_works_for_its_own_project() {
+    let fake = demo();
+    let vars: Vec<(String, String)> = env_for(&fake, &[("GC_DRY_RUN", "false")])
+        .into_iter()
+        .filter(|(k, _)| k != "API_TOKEN")
+        .chain([("CI_JOB_TOKEN".to_string(), "demo-job-token".to_string())])
+        .collect();
+    let out = run_with(&vars);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("deleted"), sorted(DEMO_SHOP_DELETES));
+    assert!(!out.everything().contains("demo-job-token"));
+}
+
+#[test]
+fn a_group_path_with_subgroups_is_url_encoded() {
+    let fake = demo();
+    let out = run(
+        &fake,
+        &[
+            ("GC_SCOPE", "group"),
+            ("GC_GROUP", "demo/platform"),
+            ("GC_DRY_RUN", "true"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("would-delete").len(), 2);
+}
+
+#[test]
+fn repositories_scheduled_for_deletion_are_skipped_and_never_make_a_cache_look_orphaned() {
+    let fixture = Fixture::from_json(
+        &json!({
+            "tokens": [{"token": TOKEN, "scopes": ["api"]}],
+            "projects": [{"id": 1, "path": "g/p", "repositories": [
+                {"id": 1, "name": "app", "status": "delete_scheduled", "tags": [{"name": "feature-a", "age": "1d"}]},
+                {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
+            ]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let fake = FakeGitlab::start(fixture);
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.log
+            .contains("skipped      g/p/app  (repository status is delete_scheduled)"),
+        "{}",
+        out.log
+    );
+    assert_eq!(
+        requests(&fake, DELETE),
+        0,
+        "the counterpart's state is unknown: nothing deleted"
+    );
+    assert_eq!(fake.tags("g/p/app.cache").len(), 2);
+}

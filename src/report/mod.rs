@@ -103,6 +103,7 @@ pub struct Run<'a> {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Summary {
     pub mode: String,
+    pub dry_run: bool,
     pub projects: usize,
     pub repositories: usize,
     pub repositories_skipped: usize,
@@ -244,10 +245,9 @@ impl fmt::Display for Summary {
             self.repositories, self.repositories_skipped
         )?;
         writeln!(f, "tags seen:       {}", self.tags)?;
-        if self.would_delete > 0 || self.deleted == 0 {
+        if self.dry_run {
             writeln!(f, "would delete:    {}", self.would_delete)?;
-        }
-        if self.deleted > 0 || self.would_delete == 0 {
+        } else {
             writeln!(f, "deleted:         {}", self.deleted)?;
         }
         if self.already_gone > 0 {
