@@ -1,1 +1,244 @@
+//! A stateful fake of the GitLab REST API endpoints registry-gc uses.
+//!
+//! It is the project's only stand-in for GitLab in tests, the demo and
+//! benchmarks, so it answers as GitLab does (statuses, bodies, pagination
+//! headers, validation errors, permissions), never as would suit the
+//! client: a client that passes against it should pass against GitLab.
+//! Tests assert on its state after a run (which tags are left, what the
+//! cleanup policy became) and on its counters, rather than on call
+//! sequences, so a client may reorder or retry requests freely.
+//!
+//! It also misbehaves on request (latency, rate limits, 5xx, broken
+//! transports), because the client's retry logic has no other way to be
+//! tested. See component-tests/fixtures/README.md for the fixture format,
+//! the fault JSON, the control endpoints and the command line.
 
+mod api;
+mod auth;
+mod clock;
+mod control;
+mod faults;
+mod fixture;
+mod http;
+mod pagination;
+mod params;
+mod policy;
+mod state;
+mod stats;
+
+pub use faults::{FaultKind, Faults, RateLimit, ScriptedFault};
+pub use fixture::{
+    Fixture, GroupFixture, JobTokenFixture, ProjectFixture, RepositoryFixture, TagFixture,
+    TokenFixture,
+};
+pub use stats::Stats;
+
+use faults::FaultState;
+use http::{Delivery, Outcome, Request, Response};
+use state::State;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Everything the connection threads share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    stats: Mutex<Stats>,
+    faults: Mutex<FaultState>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+    pub(crate) fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+    pub(crate) fn reset_stats(&self) {
+        *lock(&self.stats) = Stats::default();
+    }
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
+        lock(&self.faults)
+    }
+
+    fn dispatch(&self, req: &Request) -> Outcome {
+        let normal = |response| Outcome {
+            response,
+            delivery: Delivery::Normal,
+        };
+        if req.path == "/__fake" || req.path.starts_with("/__fake/") {
+            return normal(control::handle(self, req));
+        }
+        if !(req.path == "/api/v4" || req.path.starts_with("/api/v4/")) {
+            return normal(Response::new(404, "text/plain", "Not Found\n"));
+        }
+        let now = clock::now_ms();
+        let routed = api::route(&req.method, &req.path);
+        lock(&self.stats).request(&routed.template);
+        let plan = self.faults().plan(&req.method, &routed.template, now);
+        if !plan.latency.is_zero() {
+            std::thread::sleep(plan.latency);
+        }
+        if let Some(r) = plan.throttled {
+            let mut stats = lock(&self.stats);
+            stats.fault_injected("rate_limit");
+            stats.status_sent(r.status);
+            return normal(r);
+        }
+        let app = |apply: bool| api::handle(&mut self.state(), req, &routed, apply, now);
+        let (mut response, delivery) = match plan.fault {
+            None => (app(true), Delivery::Normal),
+            Some(kind) => {
+                lock(&self.stats).fault_injected(kind.name());
+                let (canned, delivery) = {
+                    let f = self.faults();
+                    (f.canned(kind, now), f.delivery(Some(kind)))
+                };
+                match (canned, kind) {
+                    (Some(r), _) => (r, Delivery::Normal),
+                    (None, FaultKind::Drop) => {
+                        (Response::new(0, "text/plain", ""), Delivery::Close)
+                    }
+                    (None, _) => (app(kind.applies()), delivery),
+                }
+            }
+        };
+        for (name, value) in plan.rate_headers {
+            if !response
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+            {
+                response.headers.push((name, value));
+            }
+        }
+        if !matches!(delivery, Delivery::Close) {
+            lock(&self.stats).status_sent(response.status);
+        }
+        Outcome { response, delivery }
+    }
+}
+
+/// A running fake GitLab. Dropping it stops the server.
+pub struct FakeGitlab {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl FakeGitlab {
+    /// Serves `fixture` on an ephemeral port of 127.0.0.1.
+    pub fn start(fixture: Fixture) -> FakeGitlab {
+        FakeGitlab::start_on(fixture, "127.0.0.1:0")
+            .expect("fake-gitlab: cannot start on 127.0.0.1:0")
+    }
+
+    /// Serves `fixture` on `addr` (e.g. `127.0.0.1:0`). Fails if the address
+    /// cannot be bound or the fixture is invalid.
+    pub fn start_on(fixture: Fixture, addr: &str) -> std::io::Result<FakeGitlab> {
+        let state = State::build(&fixture, clock::now_ms())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            stats: Mutex::new(Stats::default()),
+            faults: Mutex::new(FaultState::new(Faults::default())),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler_shared = Arc::clone(&shared);
+        let handler: Arc<http::Handler> =
+            Arc::new(move |req: &Request| handler_shared.dispatch(req));
+        let accept = http::serve(listener, handler, Arc::clone(&stop));
+        Ok(FakeGitlab {
+            addr,
+            shared,
+            stop,
+            accept: Some(accept),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/api/v4`
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v4", self.base_url())
+    }
+
+    /// Replaces the fault configuration (and restarts its random sequence,
+    /// scripted counters and rate-limit window).
+    ///
+    /// # Panics
+    /// If the configuration is invalid (a rate outside 0..=1, rates adding
+    /// up to more than 1, a zero rate-limit period).
+    pub fn set_faults(&self, f: Faults) {
+        if let Err(e) = f.validate() {
+            panic!("fake-gitlab: invalid faults: {e}");
+        }
+        *self.shared.faults() = FaultState::new(f);
+    }
+
+    /// Counters since start or the last reset.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    pub fn reset_stats(&self) {
+        self.shared.reset_stats();
+    }
+
+    /// Current tag names of the repository at `repository_path` (e.g.
+    /// `demo/shop/app`), sorted; empty if there is no such repository.
+    pub fn tags(&self, repository_path: &str) -> Vec<String> {
+        let state = self.shared.state();
+        state
+            .repo_by_path
+            .get(&repository_path.to_lowercase())
+            .map(|id| state.repos[id].tags.names().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The project's `container_expiration_policy` as `GET /projects/:id`
+    /// shows it; `null` for an unknown project.
+    pub fn policy(&self, project_id: u64) -> serde_json::Value {
+        self.shared
+            .state()
+            .projects
+            .get(&project_id)
+            .map(|p| p.policy.to_json())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The whole current state, as `GET /__fake/state` answers it.
+    pub fn state(&self) -> serde_json::Value {
+        control::state_json(&self.shared.state())
+    }
+
+    /// Stops accepting connections and joins the accept thread. Open
+    /// keep-alive connections end at their next idle poll.
+    pub fn shutdown(self) {}
+}
+
+impl Drop for FakeGitlab {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
