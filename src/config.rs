@@ -515,7 +515,15 @@ impl Raw {
                 Some(Shard { index, total }).filter(|s| s.total > 1)
             }
             (Some(_), None) => return Err(err("CI_NODE_TOTAL", "is not set but CI_NODE_INDEX is")),
-            (None, Some(_)) => return Err(err("CI_NODE_INDEX", "is not set but CI_NODE_TOTAL is")),
+            // GitLab sets CI_NODE_TOTAL=1 in every job and CI_NODE_INDEX only in `parallel:`
+            // jobs (lib/gitlab/ci/variables/builder.rb).
+            (None, Some(total)) if total.trim() == "1" => None,
+            (None, Some(total)) => {
+                return Err(err(
+                    "CI_NODE_INDEX",
+                    format!("is not set but CI_NODE_TOTAL={total}"),
+                ))
+            }
         };
 
         let ca_file = self.ci_server_tls_ca_file.as_ref().map(PathBuf::from);
@@ -936,6 +944,15 @@ mod tests {
         assert_eq!(
             error_of(&[("GC_SCOPE", "group"), ("GC_GROUP", "a b")]).variable,
             "GC_GROUP"
+        );
+    }
+
+    #[test]
+    fn a_plain_job_has_node_total_1_and_no_index() {
+        assert_eq!(with(&[("CI_NODE_TOTAL", "1")]).unwrap().shard, None);
+        assert_eq!(
+            error_of(&[("CI_NODE_TOTAL", "3")]).variable,
+            "CI_NODE_INDEX"
         );
     }
 
