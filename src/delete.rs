@@ -33,8 +33,11 @@ pub enum Outcome {
     BrokenUndeletable,
     /// The DELETE failed; the run goes on and exits 1.
     Failed(String),
-    /// Planned for deletion but not attempted (interrupted, safety limit, counterpart kept).
+    /// Planned for deletion but not attempted (interrupted, safety limit).
     NotAttempted(String),
+    /// A cache tag orphaned only by this run's deletion of its counterpart tag, which GitLab
+    /// refused: the counterpart stays, so the cache stays.
+    CounterpartKept(String),
 }
 
 impl Outcome {
@@ -85,7 +88,7 @@ pub fn execute(
                 }
                 if let Some(dependency) = &tag.decision.depends_on {
                     if let Some(reason) = dependency_kept(plan, outcomes, &by_path, dependency) {
-                        outcomes[r][t] = Outcome::NotAttempted(reason);
+                        outcomes[r][t] = Outcome::CounterpartKept(reason);
                         report(&repo.repo, tag, &outcomes[r][t]);
                         continue;
                     }

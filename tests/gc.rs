@@ -658,3 +658,50 @@ fn repositories_scheduled_for_deletion_are_skipped_and_never_make_a_cache_look_o
     );
     assert_eq!(fake.tags("g/p/app.cache").len(), 2);
 }
+
+#[test]
+fn a_cache_orphaned_by_this_run_goes_with_its_counterpart_and_stays_if_gitlab_keeps_it() {
+    let fixture = Fixture::from_json(
+        &json!({
+            "tokens": [{"token": TOKEN, "scopes": ["api"]}],
+            "projects": [{"id": 1, "path": "g/p", "repositories": [
+                {"id": 1, "name": "app", "tags": [
+                    {"name": "feature-a", "broken": true},
+                    {"name": "feature-b", "broken": true, "protected": true}
+                ]},
+                {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
+            ]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let fake = FakeGitlab::start(fixture);
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.with_outcome("deleted"),
+        ["g/p/app.cache:feature-a", "g/p/app:feature-a"]
+    );
+    assert_eq!(fake.tags("g/p/app"), ["feature-b"]);
+    assert_eq!(
+        fake.tags("g/p/app.cache"),
+        ["feature-b"],
+        "its counterpart is protected, so the cache stays"
+    );
+    assert_eq!(
+        out.rule_of("g/p/app.cache", "feature-b"),
+        ("kept".into(), "orphan-cache".into())
+    );
+    assert!(
+        out.log.contains(
+            "counterpart tag g/p/app:feature-b was not deleted (protected), so its cache stays"
+        ),
+        "{}",
+        out.log
+    );
+    assert_eq!(
+        requests(&fake, DELETE),
+        3,
+        "the kept counterpart's cache is never sent a DELETE"
+    );
+}

@@ -17,7 +17,7 @@ use quick_xml::Writer;
 use super::{final_view, Run, Verb};
 use crate::policy::Status;
 
-enum Result_ {
+enum CaseResult {
     Pass(String),
     Skip(String),
     Fail(String, String),
@@ -26,7 +26,7 @@ enum Result_ {
 struct Case {
     classname: String,
     name: String,
-    result: Result_,
+    result: CaseResult,
 }
 
 struct Suite {
@@ -42,7 +42,7 @@ fn suites(run: &Run<'_>) -> Vec<Suite> {
             cases: vec![Case {
                 classname: error.what.clone(),
                 name: "list repositories".into(),
-                result: Result_::Fail("listing failed".into(), error.error.clone()),
+                result: CaseResult::Fail("listing failed".into(), error.error.clone()),
             }],
         });
     }
@@ -53,7 +53,7 @@ fn suites(run: &Run<'_>) -> Vec<Suite> {
             cases.push(Case {
                 classname: path.clone(),
                 name: "list tags".into(),
-                result: Result_::Fail("tag list failed".into(), error.clone()),
+                result: CaseResult::Fail("tag list failed".into(), error.clone()),
             });
         }
         let mut kept: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -62,13 +62,13 @@ fn suites(run: &Run<'_>) -> Vec<Suite> {
             let text = format!("[{}] {}", f.rule, f.reason);
             let result = match f.verb {
                 Verb::Deleted | Verb::AlreadyGone => {
-                    Result_::Pass(format!("{}: {text}", f.verb.as_str()))
+                    CaseResult::Pass(format!("{}: {text}", f.verb.as_str()))
                 }
-                Verb::WouldDelete => Result_::Skip(format!("would delete: {text}")),
-                Verb::NotDeleted => Result_::Skip(format!("not deleted: {text}")),
-                Verb::Failed => Result_::Fail(format!("{}: {}", f.rule, f.reason), text),
+                Verb::WouldDelete => CaseResult::Skip(format!("would delete: {text}")),
+                Verb::NotDeleted => CaseResult::Skip(format!("not deleted: {text}")),
+                Verb::Failed => CaseResult::Fail(format!("{}: {}", f.rule, f.reason), text),
                 Verb::Kept if f.rule == crate::rules::RuleId::Error => {
-                    Result_::Fail(f.reason.to_string(), text)
+                    CaseResult::Fail(f.reason.to_string(), text)
                 }
                 Verb::Kept => {
                     kept.entry(f.rule.to_string()).or_default().push(&tag.name);
@@ -90,7 +90,7 @@ fn suites(run: &Run<'_>) -> Vec<Suite> {
         cases.push(Case {
             classname: path.clone(),
             name: "(kept tags)".into(),
-            result: Result_::Pass(text),
+            result: CaseResult::Pass(text),
         });
         suites.push(Suite {
             name: path.clone(),
@@ -104,18 +104,18 @@ fn suites(run: &Run<'_>) -> Vec<Suite> {
             .map(|p| {
                 let result = match &p.status {
                     Status::Unchanged => {
-                        Result_::Pass("unchanged: the policy already matches".into())
+                        CaseResult::Pass("unchanged: the policy already matches".into())
                     }
-                    Status::Changed { next_run_at } => Result_::Pass(format!(
+                    Status::Changed { next_run_at } => CaseResult::Pass(format!(
                         "applied: {}; next run at {}",
                         p.diff_text(),
                         next_run_at.as_deref().unwrap_or("(not scheduled)")
                     )),
                     Status::WouldChange => {
-                        Result_::Skip(format!("would change: {}", p.diff_text()))
+                        CaseResult::Skip(format!("would change: {}", p.diff_text()))
                     }
                     Status::Failed { error } => {
-                        Result_::Fail("cannot apply the cleanup policy".into(), error.clone())
+                        CaseResult::Fail("cannot apply the cleanup policy".into(), error.clone())
                     }
                 };
                 Case {
@@ -136,11 +136,11 @@ fn suites(run: &Run<'_>) -> Vec<Suite> {
 fn counts(cases: &[Case]) -> (usize, usize, usize) {
     let failures = cases
         .iter()
-        .filter(|c| matches!(c.result, Result_::Fail(..)))
+        .filter(|c| matches!(c.result, CaseResult::Fail(..)))
         .count();
     let skipped = cases
         .iter()
-        .filter(|c| matches!(c.result, Result_::Skip(_)))
+        .filter(|c| matches!(c.result, CaseResult::Skip(_)))
         .count();
     (cases.len(), failures, skipped)
 }
@@ -157,11 +157,11 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
     let all: Vec<&Case> = suites.iter().flat_map(|s| &s.cases).collect();
     let failures = all
         .iter()
-        .filter(|c| matches!(c.result, Result_::Fail(..)))
+        .filter(|c| matches!(c.result, CaseResult::Fail(..)))
         .count();
     let skipped = all
         .iter()
-        .filter(|c| matches!(c.result, Result_::Skip(_)))
+        .filter(|c| matches!(c.result, CaseResult::Skip(_)))
         .count();
     let time = format!("{:.3}", run.summary.duration_seconds);
 
@@ -192,13 +192,13 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
             start.push_attribute(("time", "0"));
             w.write_event(Event::Start(start))?;
             match &case.result {
-                Result_::Pass(text) => text_element(&mut w, "system-out", text)?,
-                Result_::Skip(message) => {
+                CaseResult::Pass(text) => text_element(&mut w, "system-out", text)?,
+                CaseResult::Skip(message) => {
                     let mut skip = BytesStart::new("skipped");
                     skip.push_attribute(("message", message.as_str()));
                     w.write_event(Event::Empty(skip))?;
                 }
-                Result_::Fail(message, text) => {
+                CaseResult::Fail(message, text) => {
                     let mut fail = BytesStart::new("failure");
                     fail.push_attribute(("message", message.as_str()));
                     fail.push_attribute(("type", "registry-gc"));
@@ -208,7 +208,7 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
                 }
             }
             if let Some(url) = run.job_url {
-                if !matches!(case.result, Result_::Pass(_)) {
+                if !matches!(case.result, CaseResult::Pass(_)) {
                     text_element(&mut w, "system-out", &format!("job: {url}"))?;
                 }
             }

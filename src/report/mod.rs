@@ -75,7 +75,7 @@ pub fn final_view<'a>(tag: &'a PlannedTag, outcome: &'a Outcome) -> Final<'a> {
             ),
         },
         Outcome::Failed(e) => Final { verb: Verb::Failed, rule: tag.decision.rule, reason: Cow::Owned(format!("deletion failed: {e}")) },
-        Outcome::NotAttempted(why) if tag.decision.depends_on.is_some() && why.starts_with("counterpart") => {
+        Outcome::CounterpartKept(why) => {
             Final { verb: Verb::Kept, rule: tag.decision.rule, reason: Cow::Borrowed(why.as_str()) }
         }
         Outcome::NotAttempted(why) => Final { verb: Verb::NotDeleted, rule: tag.decision.rule, reason: Cow::Borrowed(why.as_str()) },
