@@ -42,7 +42,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable { name: "GC_DRY_RUN", default: "auto", meaning: "true, false, or auto: delete only in a non-MR pipeline on the default branch" },
     Variable { name: "GC_KEEP_REGEX", default: DEFAULT_KEEP_REGEX, meaning: "tags never deleted by any rule (full match)" },
     Variable { name: "GC_DELETE_REGEX", default: ".*", meaning: "tags the age and count rules may delete (full match)" },
-    Variable { name: "GC_KEEP_N", default: "(unset)", meaning: "keep the N newest candidate tags of each repository" },
+    Variable { name: "GC_KEEP_N", default: "(unset)", meaning: "keep the N newest candidate tags of each repository (N >= 1)" },
     Variable { name: "GC_OLDER_THAN", default: "(unset)", meaning: "delete candidate tags older than this: 90m, 12h, 7d, 2w" },
     Variable { name: "GC_DELETE_BROKEN", default: "true", meaning: "delete tags whose details GitLab cannot return (404)" },
     Variable { name: "GC_DELETE_ORPHAN_CACHE", default: "true", meaning: "delete cache tags whose image counterpart is gone" },
@@ -470,7 +470,15 @@ impl Raw {
             keep_n: self
                 .gc_keep_n
                 .as_deref()
-                .map(|v| parse_count("GC_KEEP_N", v, 0, 1_000_000))
+                // 0 would make GC_KEEP_N alone delete every candidate: surely not what was meant.
+                .map(|v| {
+                    parse_count("GC_KEEP_N", v, 1, 1_000_000).map_err(|e| {
+                        err(
+                            "GC_KEEP_N",
+                            format!("{} (unset it to turn the count rule off)", e.message),
+                        )
+                    })
+                })
                 .transpose()?,
             older_than: self
                 .gc_older_than
@@ -816,6 +824,7 @@ mod tests {
         assert!(e.message.contains("(unclosed"), "{e}");
         assert!(!e.to_string().contains('\n'), "one line: {e}");
         assert_eq!(error_of(&[("GC_KEEP_N", "ten")]).variable, "GC_KEEP_N");
+        assert!(error_of(&[("GC_KEEP_N", "0")]).message.contains("unset it"));
         assert_eq!(
             error_of(&[("GC_OLDER_THAN", "7 days")]).variable,
             "GC_OLDER_THAN"
