@@ -957,6 +957,22 @@ mod tests {
     }
 
     #[test]
+    fn readme_documents_every_variable_with_its_default() {
+        let readme = include_str!("../README.md");
+        for v in VARIABLES {
+            assert!(
+                readme.contains(&format!("`{}`", v.name)),
+                "README.md does not document {}",
+                v.name
+            );
+        }
+        assert!(
+            readme.contains(&DEFAULT_KEEP_REGEX.replace('|', r"\|")),
+            "README.md shows the default GC_KEEP_REGEX"
+        );
+    }
+
+    #[test]
     fn a_plain_job_has_node_total_1_and_no_index() {
         assert_eq!(with(&[("CI_NODE_TOTAL", "1")]).unwrap().shard, None);
         assert_eq!(
