@@ -115,15 +115,65 @@ pub fn execute(
                     Err(e) => Outcome::Failed(e.to_string()),
                 }
             };
-            report(repo, tag, &outcome);
+            // A 404 for a broken tag is checked below before it is reported.
+            if outcome != Outcome::BrokenUndeletable {
+                report(repo, tag, &outcome);
+            }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress.tick(|| format!("deleted {n}/{total} tags"));
             outcome
         });
+        let mut results = results;
+        for i in confirm_undeletable(client, plan, &work, &mut results) {
+            let (r, t) = work[i];
+            report(&plan.repos[r].repo, &plan.repos[r].tags[t], &results[i]);
+        }
         for ((r, t), outcome) in work.into_iter().zip(results) {
             outcomes[r][t] = outcome;
         }
     }
+}
+
+/// A 404 to the DELETE of a broken tag means this GitLab cannot delete it (older versions read
+/// the manifest first), or that it is already gone: a DELETE retried after its answer was lost
+/// (connection dropped, timeout) meets the 404 of its own first attempt. The repository's tag
+/// list tells them apart: a tag no longer listed was deleted. Only a run that retried some
+/// request can have met its own 404, so only such a run looks, with one listing per repository
+/// concerned, after the wave; if the listing fails, the tag stays reported as undeletable (kept),
+/// the cautious reading. Returns the indices settled.
+fn confirm_undeletable(
+    client: &Client,
+    plan: &Plan,
+    work: &[(usize, usize)],
+    results: &mut [Outcome],
+) -> Vec<usize> {
+    let unsure: Vec<usize> = (0..work.len())
+        .filter(|&i| results[i] == Outcome::BrokenUndeletable)
+        .collect();
+    if unsure.is_empty() || client.stats.snapshot().retries == 0 {
+        return unsure;
+    }
+    let mut listed: HashMap<usize, Option<std::collections::HashSet<String>>> = HashMap::new();
+    for &i in &unsure {
+        let (r, t) = work[i];
+        let names = listed.entry(r).or_insert_with(|| {
+            let repo = &plan.repos[r].repo;
+            let mut names = std::collections::HashSet::new();
+            client
+                .list_tags(repo.project_id, repo.id, |page| {
+                    names.extend(page.into_iter().map(|t| t.name))
+                })
+                .ok()
+                .map(|()| names)
+        });
+        if names
+            .as_ref()
+            .is_some_and(|n| !n.contains(&plan.repos[r].tags[t].name))
+        {
+            results[i] = Outcome::Deleted;
+        }
+    }
+    unsure
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

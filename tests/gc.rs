@@ -248,7 +248,8 @@ fn shards_partition_the_work_and_their_union_is_the_unsharded_run() {
     assert_eq!(union, whole);
 }
 
-fn big_fixture(tags: usize) -> Fixture {
+/// One repository of `tags` build tags aged 0–39 days, every tenth broken, plus `latest`.
+fn big_fake(tags: usize) -> FakeGitlab {
     let mut list = vec![json!({"name": "latest", "age": "1h"})];
     for i in 0..tags {
         let tag = if i % 10 == 0 {
@@ -258,19 +259,14 @@ fn big_fixture(tags: usize) -> Fixture {
         };
         list.push(tag);
     }
-    Fixture::from_json(
-        &json!({
-            "tokens": [{"token": TOKEN, "scopes": ["api"]}],
-            "projects": [{"id": 1, "path": "big/project", "repositories": [{"id": 10, "name": "app", "tags": list}]}]
-        })
-        .to_string(),
+    fake_with(
+        json!([{"id": 1, "path": "big/project", "repositories": [{"id": 10, "name": "app", "tags": list}]}]),
     )
-    .unwrap()
 }
 
 #[test]
 fn pagination_reads_every_page_once() {
-    let fake = FakeGitlab::start(big_fixture(349));
+    let fake = big_fake(349);
     let out = run(&fake, &[("GC_DRY_RUN", "true")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.tags().len(), 350);
@@ -280,7 +276,7 @@ fn pagination_reads_every_page_once() {
 
 #[test]
 fn keep_n_older_than_and_delete_regex_end_to_end() {
-    let fake = FakeGitlab::start(big_fixture(99));
+    let fake = big_fake(99);
     let out = run(
         &fake,
         &[
@@ -303,7 +299,7 @@ fn keep_n_older_than_and_delete_regex_end_to_end() {
     assert!(left.iter().all(|t| !t.starts_with("broken-")));
 
     // Not candidates: with a delete regex that matches nothing, age rules delete nothing.
-    let fake = FakeGitlab::start(big_fixture(20));
+    let fake = big_fake(20);
     let out = run(
         &fake,
         &[
@@ -540,7 +536,7 @@ fn help_and_version() {
 
 #[test]
 fn sigterm_mid_run_stops_deleting_flushes_reports_and_exits_143() {
-    let fake = FakeGitlab::start(big_fixture(400));
+    let fake = big_fake(400);
     fake.set_faults(faults(json!({"latency_ms": 25})));
     let dir = tempdir();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
@@ -603,12 +599,7 @@ fn sigterm_mid_run_stops_deleting_flushes_reports_and_exits_143() {
 #[test]
 fn a_job_token_works_for_its_own_project() {
     let fake = demo();
-    let vars: Vec<(String, String)> = env_for(&fake, &[("GC_DRY_RUN", "false")])
-        .into_iter()
-        .filter(|(k, _)| k != "API_TOKEN")
-        .chain([("CI_JOB_TOKEN".to_string(), "demo-job-token".to_string())])
-        .collect();
-    let out = run_with(&vars);
+    let out = run_with(&job_token_env(&fake, &[("GC_DRY_RUN", "false")]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.with_outcome("deleted"), sorted(DEMO_SHOP_DELETES));
     assert!(!out.everything().contains("demo-job-token"));
@@ -631,18 +622,10 @@ fn a_group_path_with_subgroups_is_url_encoded() {
 
 #[test]
 fn repositories_scheduled_for_deletion_are_skipped_and_never_make_a_cache_look_orphaned() {
-    let fixture = Fixture::from_json(
-        &json!({
-            "tokens": [{"token": TOKEN, "scopes": ["api"]}],
-            "projects": [{"id": 1, "path": "g/p", "repositories": [
-                {"id": 1, "name": "app", "status": "delete_scheduled", "tags": [{"name": "feature-a", "age": "1d"}]},
-                {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
-            ]}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let fake = FakeGitlab::start(fixture);
+    let fake = fake_with(json!([{"id": 1, "path": "g/p", "repositories": [
+        {"id": 1, "name": "app", "status": "delete_scheduled", "tags": [{"name": "feature-a", "age": "1d"}]},
+        {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
+    ]}]));
     let out = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -661,21 +644,13 @@ fn repositories_scheduled_for_deletion_are_skipped_and_never_make_a_cache_look_o
 
 #[test]
 fn a_cache_orphaned_by_this_run_goes_with_its_counterpart_and_stays_if_gitlab_keeps_it() {
-    let fixture = Fixture::from_json(
-        &json!({
-            "tokens": [{"token": TOKEN, "scopes": ["api"]}],
-            "projects": [{"id": 1, "path": "g/p", "repositories": [
-                {"id": 1, "name": "app", "tags": [
-                    {"name": "feature-a", "broken": true},
-                    {"name": "feature-b", "broken": true, "protected": true}
-                ]},
-                {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
-            ]}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let fake = FakeGitlab::start(fixture);
+    let fake = fake_with(json!([{"id": 1, "path": "g/p", "repositories": [
+        {"id": 1, "name": "app", "tags": [
+            {"name": "feature-a", "broken": true},
+            {"name": "feature-b", "broken": true, "protected": true}
+        ]},
+        {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
+    ]}]));
     let out = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(

@@ -157,11 +157,7 @@ fn a_project_where_the_token_is_not_maintainer_fails_clearly_and_the_run_goes_on
 #[test]
 fn a_job_token_cannot_apply_the_policy() {
     let fake = demo();
-    let vars: Vec<(String, String)> = env_for(&fake, &[("GC_POLICY_APPLY", "true")])
-        .into_iter()
-        .filter(|(k, _)| k != "API_TOKEN")
-        .chain([("CI_JOB_TOKEN".to_string(), "demo-job-token".to_string())])
-        .collect();
+    let vars = job_token_env(&fake, &[("GC_POLICY_APPLY", "true")]);
     let out = run_with(&vars);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(

@@ -122,6 +122,7 @@ impl Client {
         repository: u64,
         tag: &str,
     ) -> Result<Details, ApiError> {
+        check_tag_name("GET", project, repository, tag)?;
         let url = self.url(&[
             "projects",
             &project.to_string(),
@@ -161,6 +162,7 @@ impl Client {
         repository: u64,
         tag: &str,
     ) -> Result<Deletion, ApiError> {
+        check_tag_name("DELETE", project, repository, tag)?;
         let url = self.url(&[
             "projects",
             &project.to_string(),
@@ -177,6 +179,18 @@ impl Client {
             &url,
             None,
             |reply| match reply.status.as_u16() {
+                // GitLab answers `200` (a JSON number). A 2xx page that is not JSON is someone
+                // else talking (a sign-in or proxy page): nothing says the tag is gone, so ask
+                // again; DELETE is idempotent, and a repeat after a real deletion answers 404.
+                200..=299
+                    if !reply.body.iter().all(u8::is_ascii_whitespace)
+                        && serde_json::from_slice::<serde_json::Value>(&reply.body).is_err() =>
+                {
+                    Verdict::Retry(ApiError::Decode {
+                        request: request.clone(),
+                        detail: "a 2xx answer that is not GitLab's JSON".into(),
+                    })
+                }
                 200..=299 => Verdict::Done(Deletion::Deleted),
                 404 => Verdict::Done(Deletion::NotFound),
                 403 if reply.message().contains("protected tag") => {
@@ -189,5 +203,47 @@ impl Client {
                 }),
             },
         )
+    }
+}
+
+/// A listed tag name that cannot be put in a URL path as one segment, faithfully: `.` and `..`
+/// are removed by URL normalisation (the request would go to `…/tags`, another endpoint), an
+/// empty name names the list too, and ASCII tab, LF and CR are silently dropped by URL parsing
+/// (`late\nst` would become `latest`: the details and the DELETE of another tag). Docker's
+/// grammar (`[\w][\w.-]{0,127}`) allows none of them, so only a misbehaving server lists them;
+/// every other name is percent-encoded as exactly one segment.
+fn check_tag_name(method: &str, project: u64, repository: u64, tag: &str) -> Result<(), ApiError> {
+    if matches!(tag, "" | "." | "..") || tag.contains(['\t', '\n', '\r']) {
+        return Err(ApiError::Refused {
+            request: format!(
+                "{method} /projects/{project}/registry/repositories/{repository}/tags/{tag:?}"
+            ),
+            detail: "not a valid tag name: it cannot be sent as one URL path segment".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::Url;
+
+    /// Why `check_tag_name` exists: the URL layer drops these segments.
+    #[test]
+    fn dot_segments_vanish_from_urls() {
+        for tag in [".", ".."] {
+            let mut url = Url::parse("https://g.example/api/v4").unwrap();
+            url.path_segments_mut().unwrap().extend(["tags", tag]);
+            assert_eq!(url.path(), "/api/v4/tags", "{tag}");
+        }
+        let mut url = Url::parse("https://g.example/api/v4").unwrap();
+        url.path_segments_mut().unwrap().push("late\nst\t");
+        assert_eq!(url.path(), "/api/v4/latest", "tab and newline are dropped");
+        for bad in ["", ".", "..", "late\nst", "a\tb", "a\rb"] {
+            assert!(super::check_tag_name("GET", 1, 2, bad).is_err(), "{bad:?}");
+        }
+        for fine in ["...", "a b", "a%2Fb", "a/b", "\u{1}", "ü"] {
+            assert!(super::check_tag_name("GET", 1, 2, fine).is_ok(), "{fine:?}");
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! repository summing up the kept tags by rule; duplicate classname+name pairs are dropped by
 //! GitLab, hence distinct names everywhere.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
@@ -178,7 +179,7 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
     for suite in &suites {
         let (tests, failures, skipped) = counts(&suite.cases);
         let mut start = BytesStart::new("testsuite");
-        start.push_attribute(("name", suite.name.as_str()));
+        start.push_attribute(("name", xml_safe(&suite.name).as_ref()));
         start.push_attribute(("tests", tests.to_string().as_str()));
         start.push_attribute(("failures", failures.to_string().as_str()));
         start.push_attribute(("errors", "0"));
@@ -187,23 +188,23 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
         w.write_event(Event::Start(start))?;
         for case in &suite.cases {
             let mut start = BytesStart::new("testcase");
-            start.push_attribute(("classname", case.classname.as_str()));
-            start.push_attribute(("name", case.name.as_str()));
+            start.push_attribute(("classname", xml_safe(&case.classname).as_ref()));
+            start.push_attribute(("name", xml_safe(&case.name).as_ref()));
             start.push_attribute(("time", "0"));
             w.write_event(Event::Start(start))?;
             match &case.result {
                 CaseResult::Pass(text) => text_element(&mut w, "system-out", text)?,
                 CaseResult::Skip(message) => {
                     let mut skip = BytesStart::new("skipped");
-                    skip.push_attribute(("message", message.as_str()));
+                    skip.push_attribute(("message", xml_safe(message).as_ref()));
                     w.write_event(Event::Empty(skip))?;
                 }
                 CaseResult::Fail(message, text) => {
                     let mut fail = BytesStart::new("failure");
-                    fail.push_attribute(("message", message.as_str()));
+                    fail.push_attribute(("message", xml_safe(message).as_ref()));
                     fail.push_attribute(("type", "registry-gc"));
                     w.write_event(Event::Start(fail))?;
-                    w.write_event(Event::Text(BytesText::new(text)))?;
+                    w.write_event(Event::Text(BytesText::new(&xml_safe(text))))?;
                     w.write_event(Event::End(BytesEnd::new("failure")))?;
                 }
             }
@@ -223,7 +224,43 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
 
 fn text_element<W: Write>(w: &mut Writer<W>, name: &str, text: &str) -> io::Result<()> {
     w.write_event(Event::Start(BytesStart::new(name)))?;
-    w.write_event(Event::Text(BytesText::new(text)))?;
+    w.write_event(Event::Text(BytesText::new(&xml_safe(text))))?;
     w.write_event(Event::End(BytesEnd::new(name)))?;
     Ok(())
+}
+
+/// Tag and repository names come from the server: characters XML 1.0 cannot carry even escaped
+/// (most control characters, lone surrogates cannot occur in `str`, U+FFFE/U+FFFF) are written as
+/// `\u{…}`, so the report always parses (GitLab's parser rejects the whole file otherwise).
+fn xml_safe(text: &str) -> Cow<'_, str> {
+    let legal = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    if text.chars().all(legal) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if legal(c) {
+                    c.to_string()
+                } else {
+                    c.escape_unicode().to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn illegal_xml_characters_are_escaped() {
+        assert_eq!(
+            super::xml_safe("a\u{0}b\u{1b}\u{fffe}"),
+            "a\\u{0}b\\u{1b}\\u{fffe}"
+        );
+        assert!(matches!(
+            super::xml_safe("ü\tok"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }

@@ -25,9 +25,16 @@ impl DecisionLog {
         })
     }
 
-    /// Writes free text (headers, notes, the summary). A full disk must not stop a GC run
-    /// half-way, so write errors are reported once on stderr and otherwise ignored.
+    /// Writes one line of free text (headers, notes, errors). Names and error messages come
+    /// from the server, so control characters are escaped: nothing it sends can start a line of
+    /// its own (a forged `deleted …` line, say).
     pub fn text(&self, text: &str) {
+        self.raw(&one_line(text));
+    }
+
+    /// A full disk must not stop a GC run half-way, so write errors are reported on stderr and
+    /// otherwise ignored.
+    fn raw(&self, text: &str) {
         let mut out = self.out.lock().expect("log poisoned");
         if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
             log::warn!("cannot write the decision log: {e}");
@@ -39,12 +46,33 @@ impl DecisionLog {
     }
 
     pub fn summary(&self, summary: &Summary) {
-        self.text("--- summary ---");
-        self.text(&summary.to_string());
+        self.raw("--- summary ---");
+        for line in summary.to_string().lines() {
+            self.text(line);
+        }
     }
 }
 
+/// `text` with every control character escaped (`\n` → `\\n`): one line whatever it holds.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// `deleted      group/p/app:sha256-1.att  [broken]  48.0 MiB  tag details return 404: …`
+/// (control characters escaped, see [`one_line`]).
 pub fn line(repo: &Repo, tag: &PlannedTag, outcome: &Outcome) -> String {
     let f = final_view(tag, outcome);
     let size = tag
@@ -52,7 +80,7 @@ pub fn line(repo: &Repo, tag: &PlannedTag, outcome: &Outcome) -> String {
         .as_ref()
         .and_then(|i| i.size)
         .map_or_else(|| "-".to_string(), human_bytes);
-    format!(
+    let line = format!(
         "{:<12} {}:{}  [{}]  {}  {}",
         f.verb.as_str(),
         repo.path,
@@ -60,5 +88,6 @@ pub fn line(repo: &Repo, tag: &PlannedTag, outcome: &Outcome) -> String {
         f.rule,
         size,
         f.reason
-    )
+    );
+    one_line(&line).into_owned()
 }

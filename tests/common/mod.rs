@@ -131,6 +131,22 @@ pub fn tempdir() -> PathBuf {
     dir
 }
 
+/// A fake serving `projects` (fixture JSON) to the demo token.
+pub fn fake_with(projects: serde_json::Value) -> FakeGitlab {
+    let fixture =
+        serde_json::json!({"tokens": [{"token": TOKEN, "scopes": ["api"]}], "projects": projects});
+    FakeGitlab::start(Fixture::from_json(&fixture.to_string()).expect("test fixture is valid"))
+}
+
+/// [`env_for`], authenticating with the demo's job token instead of `API_TOKEN`.
+pub fn job_token_env(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    env_for(fake, extra)
+        .into_iter()
+        .filter(|(k, _)| k != "API_TOKEN")
+        .chain([("CI_JOB_TOKEN".to_string(), "demo-job-token".to_string())])
+        .collect()
+}
+
 pub fn demo() -> FakeGitlab {
     FakeGitlab::start(Fixture::demo())
 }

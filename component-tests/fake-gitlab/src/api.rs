@@ -178,7 +178,7 @@ pub(crate) fn handle(
     let ctx = Ctx {
         req,
         params,
-        base: format!("http://{host}"),
+        base: format!("{}://{host}", req.scheme),
         principal,
         now_ms,
         apply,
@@ -769,7 +769,10 @@ fn project_json(state: &State, ctx: &Ctx, p: &Project, full: bool, permissions: 
     ns_names.reverse();
     let created = clock::rfc3339_z(p.created_ms);
     let web_url = format!("{}/{}", ctx.base, p.full_path);
-    let host = ctx.base.trim_start_matches("http://");
+    let host = ctx
+        .base
+        .split_once("://")
+        .map_or(ctx.base.as_str(), |(_, h)| h);
     let mut m = Map::new();
     m.insert("id".into(), json!(p.id));
     m.insert("description".into(), Value::Null);

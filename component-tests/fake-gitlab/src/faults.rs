@@ -15,7 +15,7 @@
 //! "Use a custom rate limit response"; Rack::Attack appends a newline).
 
 use crate::clock;
-use crate::http::{Delivery, Response};
+use crate::http::{Delivery, Request, Response};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -39,10 +39,12 @@ pub enum FaultKind {
     /// reports 429s without the headers on GitLab.com).
     #[serde(rename = "429-no-retry-after")]
     TooManyRequestsNoRetryAfter,
-    /// Honest Content-Length, body cut in half.
+    /// Honest Content-Length, body cut in half. The answer is GitLab's own,
+    /// mangled on the way, so the request was applied.
     #[serde(rename = "truncate")]
     Truncate,
-    /// Content-Length of the whole body, half sent, connection closed.
+    /// Content-Length of the whole body, half sent, connection closed. As
+    /// with `truncate`, the request was applied.
     #[serde(rename = "short_read")]
     ShortRead,
     /// 200 with an HTML page (`text/html`).
@@ -57,6 +59,36 @@ pub enum FaultKind {
     /// The response body is sent slowly over `slow_body_ms`.
     #[serde(rename = "slow")]
     Slow,
+    /// `404 {"message":"404 Not found"}`: what GitLab answers for a
+    /// repository deleted since it was listed (lib/api/api.rb rescues
+    /// ActiveRecord::RecordNotFound with that body; the registry routes look
+    /// the repository up with `container_repositories.find`).
+    #[serde(rename = "404")]
+    NotFound,
+    /// `301 Moved Permanently` to the same path and query on
+    /// `foreign_origin`, as Omnibus' NGINX answers for a moved instance or
+    /// `redirect_http_to_https` (doc/settings/nginx.md in omnibus-gitlab).
+    /// The request is not applied.
+    #[serde(rename = "redirect")]
+    Redirect,
+    /// The real answer, with every `Link` target moved to `foreign_origin`:
+    /// GitLab builds pagination links from the request URL
+    /// (lib/gitlab/pagination/offset_header_builder.rb), so behind a proxy
+    /// that rewrites `Host` they name another host (python-gitlab#1254).
+    #[serde(rename = "foreign_next")]
+    ForeignNext,
+    /// The real answer, its JSON padded with whitespace to
+    /// `huge_body_bytes` (default 32 MiB): still valid JSON, just huge.
+    #[serde(rename = "huge")]
+    Huge,
+    /// On a tag list: a tag that sorts first (`0-pushed-N`, created now) is
+    /// pushed just before the answer is built. GitLab pages an array it
+    /// reads from the registry on every request (`Kaminari.paginate_array`
+    /// in lib/api/project_container_repositories.rb), so on a later page
+    /// this shifts every name by one: the previous page's last tag is listed
+    /// again. Elsewhere it changes nothing.
+    #[serde(rename = "concurrent_push")]
+    ConcurrentPush,
 }
 
 impl FaultKind {
@@ -73,15 +105,33 @@ impl FaultKind {
             FaultKind::Drop => "drop",
             FaultKind::DropAfter => "drop_after",
             FaultKind::Slow => "slow",
+            FaultKind::NotFound => "404",
+            FaultKind::Redirect => "redirect",
+            FaultKind::ForeignNext => "foreign_next",
+            FaultKind::Huge => "huge",
+            FaultKind::ConcurrentPush => "concurrent_push",
         }
     }
 
     /// Whether the request still reaches the application (and so may change
-    /// state). Only `drop_after` does among the failures; `slow` is a
-    /// complete, successful response delivered late, so it does too: a
-    /// response that says "deleted" must mean deleted.
+    /// state). Every fault that mangles GitLab's own answer does: a status
+    /// line that says 200 was written by GitLab after the work was done, so
+    /// a response that says "deleted" must mean deleted, however much of its
+    /// body arrives (`truncate`, `short_read`, `slow`); `drop_after` loses
+    /// the answer of an applied request. Faults that replace the answer
+    /// (5xx, 429, `non_json`, `drop`, `404`, `redirect`: a proxy or the
+    /// network answering instead of GitLab) apply nothing.
     pub(crate) fn applies(self) -> bool {
-        matches!(self, FaultKind::DropAfter | FaultKind::Slow)
+        matches!(
+            self,
+            FaultKind::DropAfter
+                | FaultKind::Truncate
+                | FaultKind::ShortRead
+                | FaultKind::Slow
+                | FaultKind::ForeignNext
+                | FaultKind::Huge
+                | FaultKind::ConcurrentPush
+        )
     }
 }
 
@@ -106,6 +156,10 @@ pub struct Faults {
     pub slow_body_ms: u64,
     pub rate_limit: Option<RateLimit>,
     pub scripted: Vec<ScriptedFault>,
+    /// `scheme://host:port` that `redirect` and `foreign_next` point at.
+    pub foreign_origin: Option<String>,
+    /// Body size of a `huge` answer; 0 means 32 MiB.
+    pub huge_body_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +230,22 @@ impl Faults {
                 return Err("rate_limit.period_secs must be at least 1".into());
             }
         }
+        let needs_origin = self
+            .scripted
+            .iter()
+            .any(|s| matches!(s.fault, FaultKind::Redirect | FaultKind::ForeignNext));
+        match &self.foreign_origin {
+            None if needs_origin => {
+                return Err("redirect and foreign_next need foreign_origin".into())
+            }
+            Some(o) if !(o.starts_with("http://") || o.starts_with("https://")) => {
+                return Err("foreign_origin must look like http://host:port".into())
+            }
+            _ => {}
+        }
+        if self.huge_body_bytes > 1 << 30 {
+            return Err("huge_body_bytes must be at most 1 GiB".into());
+        }
         Ok(())
     }
 }
@@ -220,6 +290,13 @@ impl FaultState {
 
     pub(crate) fn config(&self) -> &Faults {
         &self.cfg
+    }
+
+    pub(crate) fn huge_body_bytes(&self) -> usize {
+        match self.cfg.huge_body_bytes {
+            0 => 32 << 20,
+            n => n as usize,
+        }
     }
 
     fn uniform(&mut self) -> f64 {
@@ -356,6 +433,9 @@ impl FaultState {
                 }
                 r
             }
+            FaultKind::NotFound => {
+                Response::json(404, &serde_json::json!({"message": "404 Not found"}))
+            }
             FaultKind::NonJson => Response::new(
                 200,
                 "text/html; charset=utf-8",
@@ -366,7 +446,11 @@ impl FaultState {
             | FaultKind::Truncate
             | FaultKind::ShortRead
             | FaultKind::DropAfter
-            | FaultKind::Slow => return None,
+            | FaultKind::Slow
+            | FaultKind::Redirect
+            | FaultKind::ForeignNext
+            | FaultKind::Huge
+            | FaultKind::ConcurrentPush => return None,
         })
     }
 
@@ -384,6 +468,51 @@ impl FaultState {
 
 fn retry_later() -> Response {
     Response::new(429, "text/plain", "Retry later\n")
+}
+
+/// NGINX's 301 to the same path and query on `origin`.
+pub(crate) fn redirect(req: &Request, origin: Option<&str>) -> Response {
+    let origin = origin.unwrap_or("http://127.0.0.1:9").trim_end_matches('/');
+    let query = if req.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", req.query)
+    };
+    Response::new(
+        301,
+        "text/html",
+        "<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n\
+         <center><h1>301 Moved Permanently</h1></center>\r\n<hr><center>nginx</center>\r\n\
+         </body>\r\n</html>\r\n",
+    )
+    .with_header("Location", format!("{origin}{}{query}", req.path))
+}
+
+/// Moves every `Link` target from this server's origin to `origin`.
+pub(crate) fn foreign_links(r: &mut Response, req: &Request, origin: Option<&str>) {
+    let Some(origin) = origin else { return };
+    let own = format!(
+        "<{}://{}",
+        req.scheme,
+        req.header("host").unwrap_or("localhost")
+    );
+    let theirs = format!("<{}", origin.trim_end_matches('/'));
+    for (name, value) in &mut r.headers {
+        if name.eq_ignore_ascii_case("link") {
+            *value = value.replace(&own, &theirs);
+        }
+    }
+}
+
+/// Pads a JSON body with trailing whitespace to `size` bytes.
+pub(crate) fn pad_json(r: &mut Response, size: usize) {
+    let is_json = r
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v.contains("json"));
+    if is_json && r.body.len() < size {
+        r.body.resize(size, b' ');
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ const STALL: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub(crate) struct Request {
+    /// `http` or `https`: how this request arrived, for absolute URLs.
+    pub scheme: &'static str,
     pub method: String,
     /// Raw path, still percent-encoded (so `%2F` inside an `:id` survives).
     pub path: String,
@@ -92,12 +94,31 @@ pub(crate) struct Outcome {
 
 pub(crate) type Handler = dyn Fn(&Request) -> Outcome + Send + Sync;
 
+/// Server-side TLS, when the fake serves HTTPS.
+#[cfg(feature = "tls")]
+pub(crate) type Tls = Arc<rustls::ServerConfig>;
+/// Without the `tls` feature there is no TLS configuration to have.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) enum Tls {}
+
 /// Accepts connections until `stop` is set and a connection arrives (the
 /// owner connects once to wake the accept call).
 pub(crate) fn serve(
     listener: TcpListener,
     handler: Arc<Handler>,
     stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    serve_with(listener, handler, stop, None)
+}
+
+/// As [`serve`], over TLS when `tls` is set (the handshake happens on the
+/// connection's thread, at its first read).
+pub(crate) fn serve_with(
+    listener: TcpListener,
+    handler: Arc<Handler>,
+    stop: Arc<AtomicBool>,
+    tls: Option<Tls>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("fake-gitlab-accept".into())
@@ -109,20 +130,55 @@ pub(crate) fn serve(
                 let Ok(stream) = stream else { continue };
                 let handler = Arc::clone(&handler);
                 let stop = Arc::clone(&stop);
+                let tls = tls.clone();
                 let _ = std::thread::Builder::new()
                     .name("fake-gitlab-conn".into())
-                    .spawn(move || connection(stream, &*handler, &stop));
+                    .spawn(move || start_connection(stream, tls, &*handler, &stop));
             }
         })
         .expect("spawn accept thread")
 }
 
-fn connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(POLL));
+fn start_connection(tcp: TcpStream, tls: Option<Tls>, handler: &Handler, stop: &AtomicBool) {
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_read_timeout(Some(POLL));
+    match tls {
+        None => {
+            let Ok(control) = tcp.try_clone() else { return };
+            connection(tcp, &control, "http", handler, stop)
+        }
+        #[cfg(feature = "tls")]
+        Some(config) => {
+            let Ok(control) = tcp.try_clone() else { return };
+            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                return;
+            };
+            connection(
+                rustls::StreamOwned::new(conn, tcp),
+                &control,
+                "https",
+                handler,
+                stop,
+            )
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    }
+}
+
+/// Serves one connection. `stream` carries the bytes (plain or TLS);
+/// `control` is the same socket, to close it without a goodbye (a dropped
+/// connection, a short read) whatever the stream on top.
+fn connection<S: Read + Write>(
+    mut stream: S,
+    control: &TcpStream,
+    scheme: &'static str,
+    handler: &Handler,
+    stop: &AtomicBool,
+) {
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let (req, keep_alive) = match read_request(&mut stream, &mut buf, stop) {
+        let (req, keep_alive) = match read_request(&mut stream, &mut buf, stop, scheme) {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(resp) => {
@@ -153,7 +209,7 @@ fn connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
             Delivery::Slow(total) => write_slow(&mut stream, &outcome.response, keep_alive, total),
         };
         if !ok || !keep_alive {
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = control.shutdown(Shutdown::Both);
             return;
         }
     }
@@ -162,9 +218,10 @@ fn connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool) {
 /// Reads one request. `Ok(None)`: the peer closed, stalled or we are
 /// stopping. `Err`: a malformed request, answered then closed.
 fn read_request(
-    stream: &mut TcpStream,
+    stream: &mut (impl Read + Write),
     buf: &mut Vec<u8>,
     stop: &AtomicBool,
+    scheme: &'static str,
 ) -> Result<Option<(Request, bool)>, Response> {
     let mut stalled_since: Option<Instant> = None;
     let head_end = loop {
@@ -246,6 +303,7 @@ fn read_request(
     };
     Ok(Some((
         Request {
+            scheme,
             method: method.to_string(),
             path,
             query,
@@ -259,7 +317,7 @@ fn read_request(
 /// Reads more bytes. False when the connection is done: EOF, error, stop
 /// requested while idle, or a partial request stalled too long.
 fn fill(
-    stream: &mut TcpStream,
+    stream: &mut impl Read,
     buf: &mut Vec<u8>,
     stop: &AtomicBool,
     stalled_since: &mut Option<Instant>,
@@ -339,7 +397,12 @@ fn head_bytes(r: &Response, content_length: usize, keep_alive: bool) -> Vec<u8> 
     h.into_bytes()
 }
 
-fn write_response(stream: &mut TcpStream, r: &Response, keep_alive: bool, head_only: bool) -> bool {
+fn write_response(
+    stream: &mut impl Write,
+    r: &Response,
+    keep_alive: bool,
+    head_only: bool,
+) -> bool {
     let head = head_bytes(r, r.body.len(), keep_alive);
     let mut out = Vec::with_capacity(head.len() + r.body.len());
     out.extend_from_slice(&head);
@@ -349,11 +412,11 @@ fn write_response(stream: &mut TcpStream, r: &Response, keep_alive: bool, head_o
     stream.write_all(&out).and_then(|_| stream.flush()).is_ok()
 }
 
-fn write_normal(stream: &mut TcpStream, r: &Response, keep_alive: bool) -> bool {
+fn write_normal(stream: &mut impl Write, r: &Response, keep_alive: bool) -> bool {
     write_response(stream, r, keep_alive, false)
 }
 
-fn write_slow(stream: &mut TcpStream, r: &Response, keep_alive: bool, total: Duration) -> bool {
+fn write_slow(stream: &mut impl Write, r: &Response, keep_alive: bool, total: Duration) -> bool {
     if stream
         .write_all(&head_bytes(r, r.body.len(), keep_alive))
         .is_err()

@@ -19,18 +19,22 @@ mod clock;
 mod control;
 mod faults;
 mod fixture;
+mod foreign;
 mod http;
 mod pagination;
 mod params;
 mod policy;
 mod state;
 mod stats;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use faults::{FaultKind, Faults, RateLimit, ScriptedFault};
 pub use fixture::{
     Fixture, GroupFixture, JobTokenFixture, ProjectFixture, RepositoryFixture, TagFixture,
     TokenFixture,
 };
+pub use foreign::{ForeignHost, Recorded};
 pub use stats::Stats;
 
 use faults::FaultState;
@@ -49,7 +53,7 @@ pub(crate) struct Shared {
     faults: Mutex<FaultState>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -96,14 +100,38 @@ impl Shared {
             None => (app(true), Delivery::Normal),
             Some(kind) => {
                 lock(&self.stats).fault_injected(kind.name());
-                let (canned, delivery) = {
+                let (canned, delivery, foreign, huge) = {
                     let f = self.faults();
-                    (f.canned(kind, now), f.delivery(Some(kind)))
+                    (
+                        f.canned(kind, now),
+                        f.delivery(Some(kind)),
+                        f.config().foreign_origin.clone(),
+                        f.huge_body_bytes(),
+                    )
                 };
                 match (canned, kind) {
                     (Some(r), _) => (r, Delivery::Normal),
                     (None, FaultKind::Drop) => {
                         (Response::new(0, "text/plain", ""), Delivery::Close)
+                    }
+                    (None, FaultKind::Redirect) => {
+                        (faults::redirect(req, foreign.as_deref()), Delivery::Normal)
+                    }
+                    (None, FaultKind::ConcurrentPush) => {
+                        if let api::Route::Tags(_, rid) = &routed.route {
+                            self.state().push_tag_first(rid, now);
+                        }
+                        (app(true), Delivery::Normal)
+                    }
+                    (None, FaultKind::ForeignNext) => {
+                        let mut r = app(true);
+                        faults::foreign_links(&mut r, req, foreign.as_deref());
+                        (r, Delivery::Normal)
+                    }
+                    (None, FaultKind::Huge) => {
+                        let mut r = app(true);
+                        faults::pad_json(&mut r, huge);
+                        (r, Delivery::Normal)
                     }
                     (None, _) => (app(kind.applies()), delivery),
                 }
@@ -128,9 +156,26 @@ impl Shared {
 /// A running fake GitLab. Dropping it stops the server.
 pub struct FakeGitlab {
     addr: SocketAddr,
+    scheme: &'static str,
+    /// The CA that signed the server certificate, when serving HTTPS.
+    ca_pem: Option<String>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
+}
+
+/// Stops an accept loop: raise the flag, wake the blocking `accept` with one
+/// connection, join.
+pub(crate) fn stop_server(addr: SocketAddr, stop: &AtomicBool, accept: Option<JoinHandle<()>>) {
+    stop.store(true, Ordering::SeqCst);
+    let mut wake = addr;
+    if wake.ip().is_unspecified() {
+        wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    if let Some(h) = accept {
+        let _ = h.join();
+    }
 }
 
 impl FakeGitlab {
@@ -143,10 +188,39 @@ impl FakeGitlab {
     /// Serves `fixture` on `addr` (e.g. `127.0.0.1:0`). Fails if the address
     /// cannot be bound or the fixture is invalid.
     pub fn start_on(fixture: Fixture, addr: &str) -> std::io::Result<FakeGitlab> {
+        FakeGitlab::serve(fixture, addr, false)
+    }
+
+    /// Serves `fixture` over HTTPS on an ephemeral port of 127.0.0.1, with a
+    /// certificate for the IP address `127.0.0.1` signed by a CA generated
+    /// now: [`FakeGitlab::ca_pem`]. The plain-HTTP fake is unchanged.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(fixture: Fixture) -> FakeGitlab {
+        FakeGitlab::serve(fixture, "127.0.0.1:0", true)
+            .expect("fake-gitlab: cannot start HTTPS on 127.0.0.1:0")
+    }
+
+    /// The PEM of the CA that signed the HTTPS certificate (`None` over HTTP).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    fn serve(fixture: Fixture, addr: &str, tls: bool) -> std::io::Result<FakeGitlab> {
         let state = State::build(&fixture, clock::now_ms())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
+        let (scheme, ca_pem, tls_config) = if tls {
+            #[cfg(feature = "tls")]
+            {
+                let generated = tls::generate(addr.ip()).map_err(std::io::Error::other)?;
+                ("https", Some(generated.ca_pem), Some(generated.config))
+            }
+            #[cfg(not(feature = "tls"))]
+            unreachable!("start_tls needs the `tls` feature")
+        } else {
+            ("http", None, None)
+        };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             stats: Mutex::new(Stats::default()),
@@ -156,18 +230,20 @@ impl FakeGitlab {
         let handler_shared = Arc::clone(&shared);
         let handler: Arc<http::Handler> =
             Arc::new(move |req: &Request| handler_shared.dispatch(req));
-        let accept = http::serve(listener, handler, Arc::clone(&stop));
+        let accept = http::serve_with(listener, handler, Arc::clone(&stop), tls_config);
         Ok(FakeGitlab {
             addr,
+            scheme,
+            ca_pem,
             shared,
             stop,
             accept: Some(accept),
         })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` from [`FakeGitlab::start_tls`])
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// `http://127.0.0.1:PORT/api/v4`
@@ -231,14 +307,6 @@ impl FakeGitlab {
 
 impl Drop for FakeGitlab {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
+        stop_server(self.addr, &self.stop, self.accept.take());
     }
 }

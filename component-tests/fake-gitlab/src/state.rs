@@ -110,6 +110,14 @@ impl Tags {
         Some(tag)
     }
 
+    /// Adds (or replaces) a tag, keeping the names sorted.
+    pub(crate) fn insert(&mut self, name: String, tag: Tag) {
+        if self.by_name.insert(name.clone(), tag).is_none() {
+            let i = self.sorted.binary_search(&name).unwrap_or_else(|i| i);
+            self.sorted.insert(i, name);
+        }
+    }
+
     /// Names in GitLab's order.
     pub(crate) fn names(&self) -> &[String] {
         &self.sorted
@@ -166,6 +174,38 @@ fn parent_path(path: &str) -> Option<&str> {
 }
 
 impl State {
+    /// A `docker push` racing a listing: a new tag `0-pushed-N` (sorting
+    /// before every other tag name) lands in repository `rid`, created now.
+    pub(crate) fn push_tag_first(&mut self, rid: &str, now_ms: i64) {
+        let Some(repo) = rid.parse::<u64>().ok().and_then(|r| self.repos.get_mut(&r)) else {
+            return;
+        };
+        let n = repo
+            .tags
+            .names()
+            .iter()
+            .filter(|t| t.starts_with("0-pushed-"))
+            .count();
+        let name = format!("0-pushed-{n}");
+        let digest = format!(
+            "sha256:{}",
+            fake_sha256_hex(&format!("{}:{name}", repo.path))
+        );
+        let revision = Some(fake_sha256_hex(&format!("{digest}#config")));
+        repo.tags.insert(
+            name,
+            Tag {
+                digest,
+                revision,
+                size: Some(10 * 1024 * 1024),
+                created_ms: Some(now_ms),
+                broken: false,
+                protected: false,
+                undeletable: false,
+            },
+        );
+    }
+
     pub(crate) fn build(f: &Fixture, start_ms: i64) -> Result<State, String> {
         let mut tokens = HashMap::new();
         for t in &f.tokens {
