@@ -3,10 +3,15 @@
 //! Each repository's tag list is read once; a cache repository's counterpart is a repository in
 //! the same project, so its tag list is the one already read (no extra request, ever); details
 //! (one request per tag, the dominant cost) are fetched only for tags whose decision can depend
-//! on them ([`rules::needs_details`]). Both phases run on `GC_CONCURRENCY` workers.
+//! on them ([`rules::needs_details`]).
+//!
+//! Both kinds of request share one queue served by `GC_CONCURRENCY` workers, tag lists first:
+//! as soon as a repository is listed (and, for a cache repository, its counterpart too), the
+//! details of its tags are queued, so details of one repository are read while others are still
+//! being listed and no worker waits at a barrier between the two.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::config::RuleSettings;
 use crate::gitlab::api::Details as ApiDetails;
@@ -32,9 +37,21 @@ pub fn gather(
     concurrency: usize,
     progress: &Progress,
 ) -> Vec<RepoFacts> {
-    let listed_count = AtomicUsize::new(0);
-    let listings: Vec<Result<Vec<String>, ApiError>> =
-        crate::pool::map(&repos, concurrency, |repo| {
+    let links = Links::new(rules, &repos, unknown);
+    let listings: Vec<OnceLock<Listing>> = repos.iter().map(|_| OnceLock::new()).collect();
+    let state = Mutex::new(Gathering {
+        needs: vec![None; repos.len()],
+        details: vec![Vec::new(); repos.len()],
+        listed: 0,
+        needed: 0,
+        fetched: 0,
+    });
+    let lock = || state.lock().expect("a worker panicked");
+
+    let lists = (0..repos.len()).map(Task::List).collect();
+    crate::pool::run(lists, concurrency, |task, queue| match task {
+        Task::List(r) => {
+            let repo = &repos[r];
             let mut names = Vec::new();
             let mut seen = HashSet::new();
             let result = client.list_tags(repo.project_id, repo.id, |page| {
@@ -45,61 +62,140 @@ pub fn gather(
                         .filter(|n| seen.insert(n.clone())),
                 );
             });
-            let done = listed_count.fetch_add(1, Ordering::Relaxed) + 1;
-            progress.tick(|| format!("listed tags of {done}/{} repositories", repos.len()));
-            result.map(|()| names)
-        });
-
-    let hints = counterpart_hints(rules, &repos, unknown, &listings);
-    let needed: Vec<(usize, usize)> = listings
-        .iter()
-        .enumerate()
-        .filter_map(|(r, listing)| listing.as_ref().ok().map(|names| (r, names)))
-        .flat_map(|(r, names)| names.iter().enumerate().map(move |(t, name)| (r, t, name)))
-        .filter(|(r, _, name)| rules::needs_details(rules, name, hints[*r].hint(name)))
-        .map(|(r, t, _)| (r, t))
-        .collect();
-
-    let fetched_count = AtomicUsize::new(0);
-    let fetched: Vec<Details> = crate::pool::map(&needed, concurrency, |&(r, t)| {
-        let repo = &repos[r];
-        let name = &listings[r].as_ref().expect("only listed repositories")[t];
-        let details = match client.tag_details(repo.project_id, repo.id, name) {
-            Ok(ApiDetails::NotFound) => Details::Missing,
-            Ok(ApiDetails::Found(d)) => match parse_time(d.created_at.as_deref()) {
-                Ok(created_at) => Details::Found(TagInfo {
-                    created_at,
-                    digest: d.digest,
-                    size: d.total_size,
-                }),
-                Err(e) => Details::Failed(e),
-            },
-            Err(e) => Details::Failed(e.to_string()),
-        };
-        let done = fetched_count.fetch_add(1, Ordering::Relaxed) + 1;
-        progress.tick(|| format!("read details of {done}/{} tags", needed.len()));
-        details
+            drop(seen);
+            let _ = listings[r].set(result.map(|()| names));
+            let mut s = lock();
+            s.listed += 1;
+            progress.tick(|| format!("listed tags of {}/{} repositories", s.listed, repos.len()));
+            s.settle(r, rules, &links, &listings, &mut |r, t| {
+                queue.push(Task::Details(r, t))
+            });
+        }
+        Task::Details(r, t) => {
+            let repo = &repos[r];
+            let names = match listings[r].get() {
+                Some(Ok(names)) => names,
+                _ => unreachable!("details are only queued for listed repositories"),
+            };
+            let details = fetch_details(client, repo, &names[t]);
+            let mut s = lock();
+            s.details[r][t] = details;
+            s.fetched += 1;
+            progress.tick(|| format!("read details of {}/{} tags", s.fetched, s.needed));
+        }
     });
 
-    let mut details: HashMap<(usize, usize), Details> = needed.into_iter().zip(fetched).collect();
+    let mut details = state.into_inner().expect("a worker panicked").details;
     repos
         .into_iter()
         .zip(listings)
         .enumerate()
         .map(|(r, (repo, listing))| {
+            let listing = listing.into_inner().unwrap_or(Err(ApiError::Interrupted));
             let tags = listing.map_err(|e| e.to_string()).map(|names| {
+                let details = std::mem::take(&mut details[r]);
+                let mut details = details.into_iter();
                 names
                     .into_iter()
-                    .enumerate()
-                    .map(|(t, name)| TagFacts {
+                    .map(|name| TagFacts {
                         name,
-                        details: details.remove(&(r, t)).unwrap_or(Details::NotFetched),
+                        details: details.next().unwrap_or(Details::NotFetched),
                     })
                     .collect()
             });
             RepoFacts { repo, tags }
         })
         .collect()
+}
+
+type Listing = Result<Vec<String>, ApiError>;
+
+enum Task {
+    List(usize),
+    Details(usize, usize),
+}
+
+/// What the workers share.
+struct Gathering {
+    /// Per repository, per tag: whether its details are needed; `None` until decided.
+    needs: Vec<Option<Vec<bool>>>,
+    details: Vec<Vec<Details>>,
+    listed: usize,
+    needed: usize,
+    fetched: usize,
+}
+
+impl Gathering {
+    /// Once repository `r` is listed, and its counterpart decided (a cache's details may depend
+    /// on what its counterpart keeps), decides which of its tags need details and queues them;
+    /// then does the same for the caches that waited on it.
+    fn settle(
+        &mut self,
+        r: usize,
+        rules: &RuleSettings,
+        links: &Links,
+        listings: &[OnceLock<Listing>],
+        queue: &mut dyn FnMut(usize, usize),
+    ) {
+        let Some(listing) = listings[r].get() else {
+            return;
+        };
+        if self.needs[r].is_some() {
+            return;
+        }
+        let hint = match links.counterpart[r] {
+            Link::Counterpart(c) => {
+                let Some(need) = &self.needs[c] else {
+                    return; // settled when the counterpart is
+                };
+                match listings[c].get() {
+                    Some(Ok(names)) => Hint::Unless {
+                        kept: names
+                            .iter()
+                            .zip(need)
+                            .filter(|(_, &need)| !need)
+                            .map(|(name, _)| name.as_str())
+                            .collect(),
+                    },
+                    _ => Hint::Never,
+                }
+            }
+            Link::Never => Hint::Never,
+            Link::Missing => Hint::Always,
+        };
+        let need: Vec<bool> = match listing {
+            Ok(names) => names
+                .iter()
+                .map(|name| rules::needs_details(rules, name, hint.hint(name)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        drop(hint);
+        self.details[r] = vec![Details::NotFetched; need.len()];
+        for (t, _) in need.iter().enumerate().filter(|(_, &need)| need) {
+            self.needed += 1;
+            queue(r, t);
+        }
+        self.needs[r] = Some(need);
+        for &cache in &links.caches[r] {
+            self.settle(cache, rules, links, listings, queue);
+        }
+    }
+}
+
+fn fetch_details(client: &Client, repo: &Repo, name: &str) -> Details {
+    match client.tag_details(repo.project_id, repo.id, name) {
+        Ok(ApiDetails::NotFound) => Details::Missing,
+        Ok(ApiDetails::Found(d)) => match parse_time(d.created_at.as_deref()) {
+            Ok(created_at) => Details::Found(TagInfo {
+                created_at,
+                digest: d.digest,
+                size: d.total_size,
+            }),
+            Err(e) => Details::Failed(e),
+        },
+        Err(e) => Details::Failed(e.to_string()),
+    }
 }
 
 /// `created_at` as GitLab prints it (RFC 3339), or null.
@@ -117,10 +213,11 @@ fn parse_time(text: Option<&str>) -> Result<Option<jiff::Timestamp>, String> {
 enum Hint<'a> {
     Never,
     Always,
-    /// The counterpart's tags are known: a tag it has and keeps by regex cannot be orphaned.
+    /// The counterpart's tags are known: a tag it has and certainly keeps (one that needs no
+    /// details: a tag without details is never deleted) cannot be orphaned by this run, so its
+    /// details cannot change the cache tag's decision.
     Unless {
-        counterpart: HashSet<&'a str>,
-        rules: &'a RuleSettings,
+        kept: HashSet<&'a str>,
     },
 }
 
@@ -129,8 +226,8 @@ impl Hint<'_> {
         match self {
             Hint::Never => CounterpartHint::CannotOrphan,
             Hint::Always => CounterpartHint::MayOrphan,
-            Hint::Unless { counterpart, rules } => {
-                if counterpart.contains(tag) && rules.keep.is_match(tag) {
+            Hint::Unless { kept } => {
+                if kept.contains(tag) {
                     CounterpartHint::CannotOrphan
                 } else {
                     CounterpartHint::MayOrphan
@@ -140,37 +237,56 @@ impl Hint<'_> {
     }
 }
 
-fn counterpart_hints<'a>(
-    rules: &'a RuleSettings,
-    repos: &[Repo],
-    unknown: &HashSet<String>,
-    listings: &'a [Result<Vec<String>, ApiError>],
-) -> Vec<Hint<'a>> {
-    let by_path: HashMap<&str, usize> = repos
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.path.as_str(), i))
-        .collect();
-    repos
-        .iter()
-        .map(|repo| {
-            if !rules.delete_orphan_cache {
-                return Hint::Never;
-            }
-            match repo.counterpart_path(&rules.cache_suffix) {
-                CounterpartPath::NotCache | CounterpartPath::Outside(_) => Hint::Never,
-                CounterpartPath::Inside(path) => {
-                    match by_path.get(path.as_str()).map(|&i| &listings[i]) {
-                        Some(Ok(names)) => Hint::Unless {
-                            counterpart: names.iter().map(String::as_str).collect(),
-                            rules,
-                        },
-                        Some(Err(_)) => Hint::Never,
-                        None if unknown.contains(&path) => Hint::Never,
-                        None => Hint::Always,
-                    }
+/// How each repository relates to a counterpart, known before anything is listed.
+enum Link {
+    /// Not a cache, the orphan-cache rule is off, or the counterpart is outside the project or
+    /// not examined: the orphan-cache rule cannot delete its tags.
+    Never,
+    /// A cache whose counterpart does not exist: any of its tags may be orphaned.
+    Missing,
+    /// A cache whose counterpart is this repository in scope.
+    Counterpart(usize),
+}
+
+struct Links {
+    counterpart: Vec<Link>,
+    /// Per repository: the caches whose counterpart it is.
+    caches: Vec<Vec<usize>>,
+}
+
+impl Links {
+    fn new(rules: &RuleSettings, repos: &[Repo], unknown: &HashSet<String>) -> Links {
+        let by_path: HashMap<&str, usize> = repos
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.path.as_str(), i))
+            .collect();
+        let mut caches = vec![Vec::new(); repos.len()];
+        let counterpart = repos
+            .iter()
+            .enumerate()
+            .map(|(i, repo)| {
+                if !rules.delete_orphan_cache {
+                    return Link::Never;
                 }
-            }
-        })
-        .collect()
+                match repo.counterpart_path(&rules.cache_suffix) {
+                    CounterpartPath::NotCache | CounterpartPath::Outside(_) => Link::Never,
+                    CounterpartPath::Inside(path) => match by_path.get(path.as_str()) {
+                        // A counterpart's path is shorter than its cache's: no cycles.
+                        Some(&c) if c != i => {
+                            caches[c].push(i);
+                            Link::Counterpart(c)
+                        }
+                        Some(_) => Link::Never,
+                        None if unknown.contains(&path) => Link::Never,
+                        None => Link::Missing,
+                    },
+                }
+            })
+            .collect();
+        Links {
+            counterpart,
+            caches,
+        }
+    }
 }

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::config::RuleSettings;
 use crate::facts::RepoFacts;
-use crate::rules::{self, Action, Counterpart, Decision, TagInfo};
+use crate::rules::{self, Action, Counterpart, Decision, Details, TagInfo};
 use crate::scope::{CounterpartPath, Repo};
 
 #[derive(Debug)]
@@ -60,13 +60,24 @@ pub fn plan(
     let mut order: Vec<usize> = (0..facts.len()).collect();
     order.sort_by_key(|&i| (facts[i].repo.path.len(), i));
 
+    // Tag names, and names this run deletes, only of repositories some cache in scope is the
+    // counterpart of: the only ones the orphan-cache rule looks at.
+    let mut is_counterpart = vec![false; facts.len()];
+    if rules.delete_orphan_cache {
+        for f in &facts {
+            if let CounterpartPath::Inside(path) = f.repo.counterpart_path(&rules.cache_suffix) {
+                if let Some(&c) = by_path.get(&path) {
+                    is_counterpart[c] = true;
+                }
+            }
+        }
+    }
     let listed: Vec<Option<HashSet<String>>> = facts
         .iter()
-        .map(|f| {
-            f.tags
-                .as_ref()
-                .ok()
-                .map(|tags| tags.iter().map(|t| t.name.clone()).collect())
+        .zip(&is_counterpart)
+        .map(|(f, &wanted)| match &f.tags {
+            Ok(tags) if wanted => Some(tags.iter().map(|t| t.name.clone()).collect()),
+            _ => None,
         })
         .collect();
     let mut deleted: Vec<HashSet<String>> = vec![HashSet::new(); facts.len()];
@@ -101,13 +112,14 @@ pub fn plan(
             }
         };
         let decisions = rules::decide_repository(rules, now, tags, &counterpart);
-        let doomed: HashSet<String> = tags
-            .iter()
-            .zip(&decisions)
-            .filter(|(_, d)| d.action == Action::Delete)
-            .map(|(t, _)| t.name.clone())
-            .collect();
-        deleted[i] = doomed;
+        if is_counterpart[i] {
+            deleted[i] = tags
+                .iter()
+                .zip(&decisions)
+                .filter(|(_, d)| d.action == Action::Delete)
+                .map(|(t, _)| t.name.clone())
+                .collect();
+        }
         decided[i] = Some(decisions);
     }
 
@@ -122,7 +134,10 @@ pub fn plan(
                     .into_iter()
                     .zip(decisions)
                     .map(|(t, decision)| PlannedTag {
-                        info: t.details.info().cloned(),
+                        info: match t.details {
+                            Details::Found(info) => Some(info),
+                            _ => None,
+                        },
                         name: t.name,
                         decision,
                     })

@@ -9,6 +9,8 @@
 //! naming the endpoint, never an empty list.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Response;
@@ -122,7 +124,44 @@ pub struct Client {
     auth: (HeaderName, HeaderValue),
     pub stats: Stats,
     limiter: RateLimiter,
+    /// At most `GC_CONCURRENCY` requests in flight, whichever threads send them.
+    permits: Permits,
+    concurrency: usize,
     interrupt: Interrupt,
+}
+
+/// A counting semaphore: the pages of one listing may be fetched by helper threads while
+/// other workers run, and the total in flight must still not exceed `GC_CONCURRENCY`.
+struct Permits {
+    free: Mutex<usize>,
+    returned: Condvar,
+}
+
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(n: usize) -> Permits {
+        Permits {
+            free: Mutex::new(n.max(1)),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> Permit<'_> {
+        let mut free = self.free.lock().expect("permits poisoned");
+        while *free == 0 {
+            free = self.returned.wait(free).expect("permits poisoned");
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().expect("permits poisoned") += 1;
+        self.0.returned.notify_one();
+    }
 }
 
 impl Client {
@@ -171,6 +210,8 @@ impl Client {
             auth: (HeaderName::from_static(name), value),
             stats: Stats::default(),
             limiter: RateLimiter::new(config.concurrency),
+            permits: Permits::new(config.concurrency),
+            concurrency: config.concurrency.max(1),
             interrupt,
         })
     }
@@ -211,7 +252,12 @@ impl Client {
             if self.interrupt.is_raised() {
                 return Err(ApiError::Interrupted);
             }
-            self.limiter.before_request(&self.interrupt);
+            let permit = self.permits.take();
+            let ticket = self.limiter.before_request(&self.interrupt);
+            if self.interrupt.is_raised() {
+                // Raised while waiting for the rate limit: send nothing more.
+                return Err(ApiError::Interrupted);
+            }
             self.stats.count(endpoint);
             let mut builder = self
                 .http
@@ -220,13 +266,15 @@ impl Client {
             if let Some(body) = body {
                 builder = builder.json(body);
             }
-            let failure = match builder.send().and_then(read_reply) {
+            let sent = builder.send().and_then(read_reply);
+            drop(permit);
+            let failure = match sent {
                 Err(e) => ApiError::Transport {
                     request: request.clone(),
                     detail: chain(&e),
                 },
                 Ok(reply) => {
-                    self.limiter.observe(&reply.headers);
+                    self.limiter.observe(&reply.headers, ticket);
                     let status = reply.status;
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         self.stats.count_throttled();
@@ -302,8 +350,11 @@ impl Client {
     /// Lists every page of an offset-paginated collection, calling `each` per page in order.
     ///
     /// Follows `Link: rel="next"` when present (it must stay on the API origin), else
-    /// `X-Next-Page`; stops when neither names a next page.
-    pub fn get_pages<T: DeserializeOwned>(
+    /// `X-Next-Page`; stops when neither names a next page. When the first page announces how
+    /// many pages there are (`X-Total-Pages`, which GitLab omits beyond 10,000 records), the
+    /// others are fetched concurrently, the same requests in less time; they are still handed
+    /// to `each` in order.
+    pub fn get_pages<T: DeserializeOwned + Send + Sync>(
         &self,
         endpoint: Endpoint,
         first: Url,
@@ -311,31 +362,34 @@ impl Client {
     ) -> Result<(), ApiError> {
         let mut url = first;
         set_query(&mut url, "per_page", PER_PAGE);
-        for _ in 0..MAX_PAGES {
-            let request = Self::describe(&Method::GET, &url);
-            let (items, headers) = self.call(endpoint, Method::GET, &url, None, |reply| {
-                json_verdict::<Vec<T>>(&request, reply)
-            })?;
+        let mut pages = 0;
+        while pages < MAX_PAGES {
+            let (items, headers) = self.get_page::<T>(endpoint, &url)?;
+            pages += 1;
             let empty = items.is_empty();
             each(items);
-            match next_page(&url, &headers) {
-                Ok(Some(next)) if !empty => {
-                    if next == url {
-                        return Err(ApiError::Refused {
-                            request,
-                            detail: "the next page link points at the same page".into(),
-                        });
-                    }
-                    if !same_origin(&next, &self.base) {
-                        return Err(ApiError::Refused {
-                            request,
-                            detail: format!("the next page is on {}, not on the origin of CI_API_V4_URL; the token is not sent there", origin(&next)),
-                        });
-                    }
-                    url = next;
+            let Some(next) = self.next_url(&url, &headers, empty)? else {
+                return Ok(());
+            };
+            url = next;
+            let Some(last) = (pages == 1)
+                .then(|| known_last_page(&url, &headers))
+                .flatten()
+                .filter(|&last| last > 2 && last <= MAX_PAGES as u64)
+            else {
+                continue;
+            };
+            // `url` is page 2; pages 2..=last together, then on from the last one's answer.
+            let fetched = self.fetch_pages::<T>(endpoint, &url, last);
+            for (page_url, page) in fetched {
+                let (items, headers) = page?;
+                pages += 1;
+                let empty = items.is_empty();
+                each(items);
+                match self.next_url(&page_url, &headers, empty)? {
+                    None => return Ok(()),
+                    Some(next) => url = next,
                 }
-                Ok(_) => return Ok(()),
-                Err(detail) => return Err(ApiError::Decode { request, detail }),
             }
         }
         Err(ApiError::Refused {
@@ -343,6 +397,116 @@ impl Client {
             detail: format!("more than {MAX_PAGES} pages"),
         })
     }
+
+    /// One page of a list, with its headers.
+    fn get_page<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        url: &Url,
+    ) -> Result<(Vec<T>, HeaderMap), ApiError> {
+        let request = Self::describe(&Method::GET, url);
+        self.call(endpoint, Method::GET, url, None, |reply| {
+            json_verdict::<Vec<T>>(&request, reply)
+        })
+    }
+
+    /// The page after `url`, if its answer names one that may be followed.
+    fn next_url(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+        empty: bool,
+    ) -> Result<Option<Url>, ApiError> {
+        let request = || Self::describe(&Method::GET, url);
+        match next_page(url, headers) {
+            Ok(Some(next)) if !empty => {
+                if &next == url {
+                    return Err(ApiError::Refused {
+                        request: request(),
+                        detail: "the next page link points at the same page".into(),
+                    });
+                }
+                if !same_origin(&next, &self.base) {
+                    return Err(ApiError::Refused {
+                        request: request(),
+                        detail: format!("the next page is on {}, not on the origin of CI_API_V4_URL; the token is not sent there", origin(&next)),
+                    });
+                }
+                Ok(Some(next))
+            }
+            Ok(_) => Ok(None),
+            Err(detail) => Err(ApiError::Decode {
+                request: request(),
+                detail,
+            }),
+        }
+    }
+
+    /// Pages `second`..=`last` (`second` is the URL of page 2) on up to `GC_CONCURRENCY`
+    /// threads, in page order. After a failure no further page is started; the answers end at
+    /// the first failure.
+    #[allow(clippy::type_complexity)]
+    fn fetch_pages<T: DeserializeOwned + Send + Sync>(
+        &self,
+        endpoint: Endpoint,
+        second: &Url,
+        last: u64,
+    ) -> Vec<(Url, Result<(Vec<T>, HeaderMap), ApiError>)> {
+        let urls: Vec<Url> = (2..=last)
+            .map(|page| {
+                let mut url = second.clone();
+                set_query(&mut url, "page", &page.to_string());
+                url
+            })
+            .collect();
+        let slots: Vec<OnceLock<Result<(Vec<T>, HeaderMap), ApiError>>> =
+            urls.iter().map(|_| OnceLock::new()).collect();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= urls.len() || failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let page = self.get_page::<T>(endpoint, &urls[i]);
+            if page.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            let _ = slots[i].set(page);
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..self.concurrency.min(urls.len()) {
+                scope.spawn(work);
+            }
+            work();
+        });
+        let mut out = Vec::with_capacity(urls.len());
+        for (url, slot) in urls.into_iter().zip(slots) {
+            let Some(page) = slot.into_inner() else { break };
+            let failed = page.is_err();
+            out.push((url, page));
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// The number of the last page, when the answer to page 1 states it and names page 2 next
+/// (offset pagination, so any page can be asked for by number).
+fn known_last_page(second: &Url, headers: &HeaderMap) -> Option<u64> {
+    let page_two = second.query_pairs().any(|(k, v)| k == "page" && v == "2");
+    if !page_two {
+        return None;
+    }
+    headers
+        .get("x-total-pages")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl<T> Verdict<T> {
@@ -575,6 +739,27 @@ mod tests {
         assert_eq!(next_page(&url, &headers).unwrap(), None);
         headers.insert("x-next-page", HeaderValue::from_static("two"));
         assert!(next_page(&url, &headers).is_err());
+    }
+
+    #[test]
+    fn pages_are_fetched_together_only_when_their_number_is_known() {
+        let page_two = Url::parse("https://g.example/api/v4/x?id=1&page=2&per_page=100").unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            known_last_page(&page_two, &headers),
+            None,
+            "no X-Total-Pages"
+        );
+        headers.insert("x-total-pages", HeaderValue::from_static("7"));
+        assert_eq!(known_last_page(&page_two, &headers), Some(7));
+        let keyset = Url::parse("https://g.example/api/v4/x?cursor=abc").unwrap();
+        assert_eq!(
+            known_last_page(&keyset, &headers),
+            None,
+            "not offset pagination"
+        );
+        headers.insert("x-total-pages", HeaderValue::from_static("many"));
+        assert_eq!(known_last_page(&page_two, &headers), None);
     }
 
     #[test]
