@@ -53,16 +53,26 @@ pub fn gather(
         Task::List(r) => {
             let repo = &repos[r];
             let mut names = Vec::new();
-            let mut seen = HashSet::new();
-            let result = client.list_tags(repo.project_id, repo.id, |page| {
-                // GitLab may repeat a tag across pages when tags change during the listing.
-                names.extend(
-                    page.into_iter()
-                        .map(|t| t.name)
-                        .filter(|n| seen.insert(n.clone())),
-                );
-            });
-            drop(seen);
+            let mut attempts = 0;
+            let result = loop {
+                names.clear();
+                let mut seen = HashSet::new();
+                let result = client.list_tags(repo.project_id, repo.id, |page| {
+                    // GitLab may repeat a tag across pages when tags change during the listing.
+                    names.extend(
+                        page.into_iter()
+                            .map(|t| t.name)
+                            .filter(|n| seen.insert(n.clone())),
+                    );
+                });
+                attempts += 1;
+                // A listing that changed under us is read once more; twice changed, the
+                // repository is left alone this run (and its cache is not judged on it).
+                match result {
+                    Err(ApiError::Changed { .. }) if attempts < 2 => continue,
+                    other => break other,
+                }
+            };
             let _ = listings[r].set(result.map(|()| names));
             let mut s = lock();
             s.listed += 1;

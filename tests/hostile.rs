@@ -165,7 +165,7 @@ fn a_listing_past_gitlabs_count_limit_is_read_to_the_end() {
 }
 
 #[test]
-fn a_tag_pushed_mid_listing_is_not_listed_twice_or_deleted_twice() {
+fn a_tag_pushed_mid_listing_makes_the_listing_be_read_again_and_nothing_twice() {
     // 150 tags, every 10th broken. While page 2 is served, a tag is pushed that sorts first:
     // page 2 starts one tag earlier and repeats the last tag of page 1.
     let tags: Vec<serde_json::Value> = (0..150)
@@ -181,10 +181,17 @@ fn a_tag_pushed_mid_listing_is_not_listed_twice_or_deleted_twice() {
     let out = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(fake.stats().fault("concurrent_push"), 1);
+    // X-Total changed between the pages, so the listing is not trusted and is read once more:
+    // the second listing is consistent and includes the pushed tag.
+    assert_eq!(requests(&fake, LIST_TAGS), 4, "2 pages, then 2 pages again");
     let reported = out.tags();
-    assert_eq!(reported.len(), 150, "b099 is listed twice, reported once");
+    assert_eq!(
+        reported.len(),
+        151,
+        "each tag reported once, the pushed one too"
+    );
     assert_eq!(requests(&fake, DELETE), 15, "each broken tag deleted once");
-    assert_eq!(requests(&fake, DETAILS), 150, "details read once per tag");
+    assert_eq!(requests(&fake, DETAILS), 151, "details read once per tag");
     let left = fake.tags("dup/p/app");
     assert_eq!(left.len(), 150 - 15 + 1);
     assert!(

@@ -38,6 +38,8 @@ pub enum ApiError {
     Decode { request: String, detail: String },
     /// Something registry-gc refuses to do, e.g. follow a redirect or a link to another host.
     Refused { request: String, detail: String },
+    /// The list changed while it was read (pagination shifted): not a complete answer.
+    Changed { request: String, detail: String },
     /// The run was interrupted before this request was sent.
     Interrupted,
 }
@@ -70,6 +72,12 @@ impl fmt::Display for ApiError {
                 "{request}: response is not the JSON GitLab documents ({detail})"
             ),
             ApiError::Refused { request, detail } => write!(f, "{request}: refused: {detail}"),
+            ApiError::Changed { request, detail } => {
+                write!(
+                    f,
+                    "{request}: the list changed while it was read ({detail})"
+                )
+            }
             ApiError::Interrupted => f.write_str("interrupted before the request was sent"),
         }
     }
@@ -91,14 +99,62 @@ impl Reply {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&self.body) {
             for key in ["message", "error"] {
                 match value.get(key) {
-                    Some(serde_json::Value::String(s)) => return s.clone(),
-                    Some(other) if !other.is_null() => return other.to_string(),
+                    Some(serde_json::Value::String(s)) => return one_line(s),
+                    Some(other) if !other.is_null() => return one_line(&other.to_string()),
                     _ => {}
                 }
             }
         }
-        let line = text.lines().next().unwrap_or("").trim();
-        line.chars().take(200).collect()
+        one_line(text.lines().next().unwrap_or(""))
+    }
+}
+
+/// Checks that an offset-paginated list did not change while it was read. GitLab paginates a
+/// tag list by offset over the current tags, so a tag deleted by someone else between two pages
+/// shifts the rest and one tag is never seen; a cache whose counterpart tag was skipped that way
+/// would look orphaned. Each page carries `X-Total` (up to 10,000 records): if it varies, or the
+/// items read do not add up to it, the listing is not trusted.
+#[derive(Default)]
+struct Census {
+    items: u64,
+    totals: Vec<Option<u64>>,
+}
+
+impl Census {
+    fn page(&mut self, items: usize, headers: &HeaderMap) {
+        self.items += items as u64;
+        let total = headers
+            .get("x-total")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        self.totals.push(total);
+    }
+
+    fn check(&self, request: &str) -> Result<(), ApiError> {
+        let Some(Some(first)) = self.totals.first() else {
+            return Ok(());
+        };
+        let changed = self.totals.iter().any(|t| t.is_some_and(|t| t != *first));
+        if changed || (self.totals.iter().all(Option::is_some) && self.items != *first) {
+            let last = self.totals.iter().rev().flatten().next().unwrap_or(first);
+            return Err(ApiError::Changed {
+                request: request.to_string(),
+                detail: format!(
+                    "X-Total went from {first} to {last}, {} items read",
+                    self.items
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A server's message as one short line: it goes into one-line errors and gc.log.
+fn one_line(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
     }
 }
 
@@ -266,12 +322,19 @@ impl Client {
             if let Some(body) = body {
                 builder = builder.json(body);
             }
-            let sent = builder.send().and_then(read_reply);
+            let sent = builder.send().map_err(|e| chain(&e)).and_then(read_reply);
             drop(permit);
             let failure = match sent {
-                Err(e) => ApiError::Transport {
+                // A certificate the client does not trust stays untrusted: say how to fix it.
+                Err(detail) if detail.to_ascii_lowercase().contains("certificate") => {
+                    return Err(ApiError::Transport {
+                        request,
+                        detail: format!("{detail} (for a private CA, set CI_SERVER_TLS_CA_FILE to its PEM file)"),
+                    });
+                }
+                Err(detail) => ApiError::Transport {
                     request: request.clone(),
-                    detail: chain(&e),
+                    detail,
                 },
                 Ok(reply) => {
                     self.limiter.observe(&reply.headers, ticket);
@@ -362,14 +425,17 @@ impl Client {
     ) -> Result<(), ApiError> {
         let mut url = first;
         set_query(&mut url, "per_page", PER_PAGE);
+        let request = Self::describe(&Method::GET, &url);
+        let mut census = Census::default();
         let mut pages = 0;
         while pages < MAX_PAGES {
             let (items, headers) = self.get_page::<T>(endpoint, &url)?;
             pages += 1;
             let empty = items.is_empty();
+            census.page(items.len(), &headers);
             each(items);
             let Some(next) = self.next_url(&url, &headers, empty)? else {
-                return Ok(());
+                return census.check(&request);
             };
             url = next;
             let Some(last) = (pages == 1)
@@ -385,9 +451,10 @@ impl Client {
                 let (items, headers) = page?;
                 pages += 1;
                 let empty = items.is_empty();
+                census.page(items.len(), &headers);
                 each(items);
                 match self.next_url(&page_url, &headers, empty)? {
-                    None => return Ok(()),
+                    None => return census.check(&request),
                     Some(next) => url = next,
                 }
             }
@@ -545,10 +612,24 @@ pub fn json_verdict<T: DeserializeOwned>(request: &str, reply: Reply) -> Verdict
     }
 }
 
-fn read_reply(response: Response) -> reqwest::Result<Reply> {
+/// The largest body accepted: a page of 100 tags is a few KiB; anything near this is not GitLab.
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+fn read_reply(response: Response) -> Result<Reply, String> {
+    use std::io::Read;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes()?.to_vec();
+    if response.content_length().is_some_and(|n| n > MAX_BODY) {
+        return Err(format!("the answer is larger than {} MiB", MAX_BODY >> 20));
+    }
+    let mut body = Vec::new();
+    response
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| chain(&e))?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(format!("the answer is larger than {} MiB", MAX_BODY >> 20));
+    }
     Ok(Reply {
         status,
         headers,
@@ -774,6 +855,45 @@ mod tests {
             &Url::parse("https://evil.example/x").unwrap(),
             &a
         ));
+    }
+
+    #[test]
+    fn a_list_that_changed_while_read_is_not_trusted() {
+        let page = |total: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(t) = total {
+                h.insert("x-total", HeaderValue::from_str(t).unwrap());
+            }
+            h
+        };
+        let census = |pages: &[(usize, Option<&str>)]| {
+            let mut c = Census::default();
+            for (items, total) in pages {
+                c.page(*items, &page(*total));
+            }
+            c.check("GET /x")
+        };
+        assert!(census(&[(100, Some("150")), (50, Some("150"))]).is_ok());
+        assert!(
+            census(&[(100, None), (100, None)]).is_ok(),
+            "GitLab omits X-Total past 10,000"
+        );
+        // A tag deleted between the pages: the total drops and one tag was skipped.
+        assert!(matches!(
+            census(&[(100, Some("150")), (48, Some("149"))]),
+            Err(ApiError::Changed { .. })
+        ));
+        // Same total, but the items do not add up to it.
+        assert!(matches!(
+            census(&[(100, Some("150")), (49, Some("150"))]),
+            Err(ApiError::Changed { .. })
+        ));
+    }
+
+    #[test]
+    fn server_messages_become_one_short_line() {
+        assert_eq!(one_line("a\nb\t c"), "a b c");
+        assert_eq!(one_line(&"x".repeat(500)).chars().count(), 201);
     }
 
     #[test]
