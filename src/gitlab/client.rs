@@ -152,7 +152,7 @@ impl Census {
 /// A server's message as one short line: it goes into one-line errors and gc.log.
 fn one_line(text: &str) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(200) {
+    match flat.char_indices().nth(199) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat,
     }
@@ -893,7 +893,7 @@ mod tests {
     #[test]
     fn server_messages_become_one_short_line() {
         assert_eq!(one_line("a\nb\t c"), "a b c");
-        assert_eq!(one_line(&"x".repeat(500)).chars().count(), 201);
+        assert_eq!(one_line(&"x".repeat(500)).chars().count(), 200);
     }
 
     #[test]
