@@ -1,7 +1,7 @@
 #!/bin/sh
 # registry-gc benchmark: one command. Builds the release binaries of registry-gc and
 # fake-gitlab, then runs component-tests/bench/bench.py (python3, standard library only).
-#   component-tests/bench/run.sh            1k, 10k and 100k tags (about 25 minutes on 2 cores)
+#   component-tests/bench/run.sh            1k, 10k and 100k tags (about 7 minutes on 2 cores)
 #   component-tests/bench/run.sh --quick    1k and 10k tags only (about a minute, for CI)
 # Other options are passed to bench.py (--help). CARGO_TARGET_DIR is honoured.
 set -eu
