@@ -536,64 +536,7 @@ fn help_and_version() {
 
 #[test]
 fn sigterm_mid_run_stops_deleting_flushes_reports_and_exits_143() {
-    let fake = big_fake(400);
-    fake.set_faults(faults(json!({"latency_ms": 25})));
-    let dir = tempdir();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
-        .env_clear()
-        .envs(env_for(
-            &fake,
-            &[("GC_DRY_RUN", "false"), ("GC_CONCURRENCY", "2")],
-        ))
-        .current_dir(&dir)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until deletions have started, then ask it to stop.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while requests(&fake, DELETE) < 3 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(requests(&fake, DELETE) >= 3, "deletions started");
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143));
-    let deleted_at_stop = 40
-        - fake
-            .tags("big/project/app")
-            .iter()
-            .filter(|t| t.starts_with("broken-"))
-            .count();
-    assert!(
-        deleted_at_stop < 40,
-        "it stopped before deleting everything"
-    );
-
-    let log = std::fs::read_to_string(dir.join("gc.log")).unwrap();
-    assert!(
-        log.contains("--- summary ---") && log.contains("interrupted"),
-        "{log}"
-    );
-    junit_counts(&std::fs::read_to_string(dir.join("gc-junit.xml")).unwrap());
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("gc-report.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        report["summary"]["deleted"].as_u64().unwrap() as usize,
-        deleted_at_stop
-    );
-
-    // The next run completes the job.
-    fake.set_faults(Faults::default());
-    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(fake
-        .tags("big/project/app")
-        .iter()
-        .all(|t| !t.starts_with("broken-")));
+    interrupt_mid_run("TERM", 143);
 }
 
 #[test]

@@ -218,3 +218,75 @@ pub fn junit_counts(xml: &str) -> (usize, usize, usize) {
     }
     (tests, failures, skipped)
 }
+
+/// Starts a real run that deletes 40 broken tags slowly, sends `signal` (`TERM` or `INT`) once
+/// deletions have started, and checks what an interrupted run must leave: the exit code, a
+/// partial but consistent result, a gc.log summary naming the interruption, parseable JUnit and
+/// a JSON report matching the registry; then a second run completes the job.
+pub fn interrupt_mid_run(signal: &str, expected_code: i32) {
+    let tags: Vec<serde_json::Value> = (0..400)
+        .map(|i| {
+            if i % 10 == 0 {
+                serde_json::json!({"name": format!("broken-{i:04}"), "broken": true})
+            } else {
+                serde_json::json!({"name": format!("build-{i:04}"), "age": "1d"})
+            }
+        })
+        .collect();
+    let fake = fake_with(
+        serde_json::json!([{"id": 1, "path": "big/project", "repositories": [{"id": 10, "name": "app", "tags": tags}]}]),
+    );
+    fake.set_faults(serde_json::from_value(serde_json::json!({"latency_ms": 25})).unwrap());
+    let dir = tempdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .envs(env_for(
+            &fake,
+            &[("GC_DRY_RUN", "false"), ("GC_CONCURRENCY", "2")],
+        ))
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while requests(&fake, DELETE) < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(requests(&fake, DELETE) >= 3, "deletions started");
+    Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(expected_code));
+    let broken_left = || {
+        fake.tags("big/project/app")
+            .iter()
+            .filter(|t| t.starts_with("broken-"))
+            .count()
+    };
+    let deleted_at_stop = 40 - broken_left();
+    assert!(
+        deleted_at_stop < 40,
+        "it stopped before deleting everything"
+    );
+    let log = std::fs::read_to_string(dir.join("gc.log")).unwrap();
+    let said = format!("interrupted by signal (exit {expected_code})");
+    assert!(
+        log.contains("--- summary ---") && log.contains(&said),
+        "{log}"
+    );
+    junit_counts(&std::fs::read_to_string(dir.join("gc-junit.xml")).unwrap());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("gc-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["summary"]["deleted"].as_u64().unwrap() as usize,
+        deleted_at_stop
+    );
+
+    // The next run completes the job.
+    fake.set_faults(Faults::default());
+    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(broken_left(), 0);
+}
