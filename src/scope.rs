@@ -93,7 +93,7 @@ pub fn repositories(client: &Client, config: &Config) -> Result<InScope, ApiErro
         }
         Scope::All => {
             let projects = client.list_maintained_projects()?;
-            for project in in_shard(projects, config.shard, &mut scope.skipped) {
+            for project in in_shard(projects, config.shard) {
                 if !project.registry_enabled() {
                     scope.skipped.push(Skipped {
                         what: project.path_with_namespace.clone(),
@@ -129,7 +129,7 @@ pub fn projects(
         Scope::All => client.list_maintained_projects()?,
     };
     let mut projects = Vec::new();
-    for project in in_shard(listed, config.shard, &mut skipped) {
+    for project in in_shard(listed, config.shard) {
         if project.registry_enabled() {
             projects.push(project);
         } else {
@@ -142,11 +142,7 @@ pub fn projects(
     Ok((projects, skipped))
 }
 
-fn in_shard(
-    projects: Vec<Project>,
-    shard: Option<Shard>,
-    _skipped: &mut [Skipped],
-) -> Vec<Project> {
+fn in_shard(projects: Vec<Project>, shard: Option<Shard>) -> Vec<Project> {
     // Projects of other shards are simply another job's work: not reported as skipped.
     projects
         .into_iter()

@@ -281,22 +281,8 @@ fn keep_alive_serves_many_requests_on_one_connection() {
         let path = format!("/api/v4{APP_TAGS}?page={}", i % 3 + 1);
         w.write_all(&request_bytes("GET", &path, &[TOKEN], None, false))
             .unwrap();
-        let mut status = String::new();
-        r.read_line(&mut status).unwrap();
+        let (status, _) = read_response(&mut r);
         assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-        let mut len = 0;
-        loop {
-            let mut line = String::new();
-            r.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; len];
-        r.read_exact(&mut body).unwrap();
     }
     assert_eq!(f.stats().total, 50);
 }
@@ -454,19 +440,7 @@ fn throughput_100k_requests_8_clients() {
                     };
                     w.write_all(&request_bytes("GET", &path, &[("PRIVATE-TOKEN", "glpat-fake-token")], None, false))
                         .unwrap();
-                    let mut len = 0;
-                    loop {
-                        let mut line = String::new();
-                        r.read_line(&mut line).unwrap();
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).unwrap();
+                    read_response(&mut r);
                 }
             });
         }

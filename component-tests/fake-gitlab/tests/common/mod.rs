@@ -5,7 +5,7 @@
 
 use fake_gitlab::FakeGitlab;
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -163,4 +163,25 @@ pub fn put_json(f: &FakeGitlab, path: &str, auth: (&str, &str), body: &Value) ->
         &[auth],
         Some(("application/json", &body.to_string())),
     )
+}
+
+/// Reads one response off a kept-alive connection: its status line, then exactly
+/// `Content-Length` bytes of body, leaving the connection ready for the next one.
+pub fn read_response(r: &mut impl BufRead) -> (String, Vec<u8>) {
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    (status, body)
 }
