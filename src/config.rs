@@ -26,6 +26,7 @@ pub struct Variable {
 /// Every variable registry-gc reads, in the order `--help` lists them.
 pub const VARIABLES: &[Variable] = &[
     Variable { name: "CI_API_V4_URL", default: "(required)", meaning: "GitLab API root, e.g. https://gitlab.example.com/api/v4" },
+    Variable { name: "CI_API_GRAPHQL_URL", default: "CI_API_V4_URL with /api/graphql", meaning: "GitLab GraphQL endpoint (same origin as CI_API_V4_URL)" },
     Variable { name: "API_TOKEN", default: "(unset)", meaning: "access token with scope api (read_api for dry-run), sent as PRIVATE-TOKEN; never printed" },
     Variable { name: "CI_JOB_TOKEN", default: "(set by GitLab)", meaning: "used when API_TOKEN is unset: scope project only, no policy apply" },
     Variable { name: "CI_PROJECT_ID", default: "(set by GitLab)", meaning: "project for GC_SCOPE=project" },
@@ -47,6 +48,8 @@ pub const VARIABLES: &[Variable] = &[
     Variable { name: "GC_DELETE_BROKEN", default: "true", meaning: "delete tags whose details GitLab cannot return (404)" },
     Variable { name: "GC_DELETE_ORPHAN_CACHE", default: "true", meaning: "delete cache tags whose image counterpart is gone" },
     Variable { name: "GC_CACHE_SUFFIX", default: ".cache", meaning: "marks a cache repository: app.cache is the cache of app" },
+    Variable { name: "GC_API", default: "auto", meaning: "rest, graphql, or auto: GraphQL when a probe shows the instance has what we need" },
+    Variable { name: "GC_AGE_FROM", default: "published if available", meaning: "age of a tag for GC_KEEP_N/GC_OLDER_THAN: published (push time, GraphQL) or created (build time)" },
     Variable { name: "GC_CONCURRENCY", default: "8", meaning: "parallel API requests (1-64); GitLab's rate limits are still obeyed" },
     Variable { name: "GC_MAX_DELETIONS", default: "(unset)", meaning: "if the plan deletes more tags than this, delete nothing and exit 3" },
     Variable { name: "GC_LOG_FILE", default: "gc.log", meaning: "decision log, written as the run goes" },
@@ -189,6 +192,37 @@ pub struct PolicySettings {
     pub name_regex_keep: String,
 }
 
+/// Which GitLab API reads tags and deletes them (`GC_API`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiChoice {
+    /// GraphQL when the start-up probe shows it has the fields and mutation we use, else REST.
+    Auto,
+    Rest,
+    Graphql,
+}
+
+/// Which timestamp is a tag's age (`GC_AGE_FROM`).
+///
+/// `created` is the image config's build time, which reproducible builds pin (often to 1970), so
+/// it can call a fresh image ancient; `published` is when the tag was pushed, known only to
+/// GraphQL on registries with GitLab's metadata database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AgeFrom {
+    /// The push time where GitLab knows it, else the build time.
+    Published,
+    #[default]
+    Created,
+}
+
+impl AgeFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgeFrom::Published => "published",
+            AgeFrom::Created => "created",
+        }
+    }
+}
+
 /// The rule settings: everything the pure decision rules need to know.
 #[derive(Clone, Debug)]
 pub struct RuleSettings {
@@ -199,11 +233,19 @@ pub struct RuleSettings {
     pub delete_broken: bool,
     pub delete_orphan_cache: bool,
     pub cache_suffix: String,
+    /// Resolved once the backend is known (`GC_AGE_FROM` unset means published where the backend
+    /// provides it).
+    pub age_from: AgeFrom,
 }
 
 #[derive(Clone, Debug)]
 pub struct Config {
     pub api_url: reqwest::Url,
+    /// `None` when CI_API_GRAPHQL_URL is unset and CI_API_V4_URL does not end in `/api/v4`.
+    pub graphql_url: Option<reqwest::Url>,
+    pub api: ApiChoice,
+    /// `GC_AGE_FROM` as set; `None` lets the backend decide.
+    pub age_from: Option<AgeFrom>,
     pub auth: Auth,
     pub scope: Scope,
     pub mode: Mode,
@@ -224,6 +266,7 @@ pub struct Config {
 #[derive(Deserialize, Default)]
 struct Raw {
     ci_api_v4_url: Option<String>,
+    ci_api_graphql_url: Option<String>,
     api_token: Option<String>,
     ci_job_token: Option<String>,
     ci_project_id: Option<String>,
@@ -246,6 +289,8 @@ struct Raw {
     gc_delete_broken: Option<String>,
     gc_delete_orphan_cache: Option<String>,
     gc_cache_suffix: Option<String>,
+    gc_api: Option<String>,
+    gc_age_from: Option<String>,
     gc_concurrency: Option<String>,
     gc_max_deletions: Option<String>,
     gc_log_file: Option<String>,
@@ -402,7 +447,23 @@ impl Raw {
                     "is not set (the GitLab API root, e.g. https://gitlab.example.com/api/v4)",
                 ))
             }
-            Some(url) => parse_api_url(url)?,
+            Some(url) => parse_api_url("CI_API_V4_URL", url)?,
+        };
+        let graphql_url = match self.ci_api_graphql_url.as_deref() {
+            Some(url) => {
+                let url = parse_api_url("CI_API_GRAPHQL_URL", url)?;
+                // The token is only ever sent to one origin (see gitlab::client).
+                if url.origin() != api_url.origin() {
+                    return Err(err(
+                        "CI_API_GRAPHQL_URL",
+                        format!(
+                            "`{url}` is not on the same origin as CI_API_V4_URL `{api_url}`; the token is sent to one origin only"
+                        ),
+                    ));
+                }
+                Some(url)
+            }
+            None => derive_graphql_url(&api_url),
         };
 
         let scope = match self.gc_scope.as_deref().unwrap_or("project") {
@@ -457,6 +518,63 @@ impl Raw {
             }
         };
 
+        let api = match self
+            .gc_api
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("auto") => ApiChoice::Auto,
+            Some("rest") => ApiChoice::Rest,
+            Some("graphql") => ApiChoice::Graphql,
+            Some(_) => {
+                return Err(err(
+                    "GC_API",
+                    format!(
+                        "`{}` is not allowed (expected auto, rest or graphql)",
+                        self.gc_api.as_deref().unwrap_or_default()
+                    ),
+                ))
+            }
+        };
+        if api == ApiChoice::Graphql && graphql_url.is_none() {
+            return Err(err(
+                "CI_API_GRAPHQL_URL",
+                format!("is not set and cannot be derived from CI_API_V4_URL `{api_url}` (it does not end in /api/v4), but GC_API=graphql"),
+            ));
+        }
+        if api == ApiChoice::Graphql && matches!(auth, Auth::Job(_)) {
+            return Err(err(
+                "GC_API",
+                "graphql needs API_TOKEN: GitLab's GraphQL API does not accept CI_JOB_TOKEN",
+            ));
+        }
+        let age_from = match self
+            .gc_age_from
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => None,
+            Some("published") => Some(AgeFrom::Published),
+            Some("created") => Some(AgeFrom::Created),
+            Some(_) => {
+                return Err(err(
+                    "GC_AGE_FROM",
+                    format!(
+                        "`{}` is not allowed (expected published or created)",
+                        self.gc_age_from.as_deref().unwrap_or_default()
+                    ),
+                ))
+            }
+        };
+        if age_from == Some(AgeFrom::Published) && api == ApiChoice::Rest {
+            return Err(err(
+                "GC_AGE_FROM",
+                "published needs GraphQL, but GC_API=rest (GitLab's REST API has no push times)",
+            ));
+        }
+
         let mode = self.mode()?;
         let rules = RuleSettings {
             keep: parse_regex(
@@ -501,6 +619,7 @@ impl Raw {
                 .gc_cache_suffix
                 .clone()
                 .unwrap_or_else(|| ".cache".to_string()),
+            age_from: AgeFrom::Created,
         };
 
         let concurrency = self
@@ -556,6 +675,9 @@ impl Raw {
 
         Ok(Config {
             api_url,
+            graphql_url,
+            api,
+            age_from,
             auth,
             scope,
             mode,
@@ -678,18 +800,15 @@ impl Raw {
     }
 }
 
-fn parse_api_url(value: &str) -> Result<reqwest::Url, ConfigError> {
+fn parse_api_url(variable: &str, value: &str) -> Result<reqwest::Url, ConfigError> {
     let mut url = reqwest::Url::parse(value)
-        .map_err(|e| err("CI_API_V4_URL", format!("`{value}` is not a URL ({e})")))?;
+        .map_err(|e| err(variable, format!("`{value}` is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(err(
-            "CI_API_V4_URL",
-            format!("`{value}` is not an http(s) URL"),
-        ));
+        return Err(err(variable, format!("`{value}` is not an http(s) URL")));
     }
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
         return Err(err(
-            "CI_API_V4_URL",
+            variable,
             "must not contain credentials or a query string",
         ));
     }
@@ -697,6 +816,15 @@ fn parse_api_url(value: &str) -> Result<reqwest::Url, ConfigError> {
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
     Ok(url)
+}
+
+/// GitLab serves GraphQL beside REST: `…/api/v4` becomes `…/api/graphql` (relative URL roots
+/// included), as CI_API_GRAPHQL_URL is built (lib/gitlab/ci/variables/builder.rb).
+fn derive_graphql_url(api_url: &reqwest::Url) -> Option<reqwest::Url> {
+    let root = api_url.path().strip_suffix("/api/v4")?;
+    let mut url = api_url.clone();
+    url.set_path(&format!("{root}/api/graphql"));
+    Some(url)
 }
 
 fn parse_id(variable: &str, value: &str) -> Result<String, ConfigError> {

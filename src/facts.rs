@@ -199,6 +199,7 @@ fn fetch_details(client: &Client, repo: &Repo, name: &str) -> Details {
         Ok(ApiDetails::Found(d)) => match parse_time(d.created_at.as_deref()) {
             Ok(created_at) => Details::Found(TagInfo {
                 created_at,
+                published_at: None,
                 digest: d.digest,
                 size: d.total_size,
             }),

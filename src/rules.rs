@@ -12,7 +12,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::config::RuleSettings;
+use crate::config::{AgeFrom, RuleSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -113,9 +113,23 @@ pub enum Details {
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TagInfo {
+    /// The image config's build time; null for manifests without one (indexes, caches).
     pub created_at: Option<Timestamp>,
+    /// The push time: GraphQL on registries with GitLab's metadata database only.
+    pub published_at: Option<Timestamp>,
     pub digest: Option<String>,
     pub size: Option<u64>,
+}
+
+impl TagInfo {
+    /// The timestamp the age rules judge, and the word that names it in reasons.
+    pub fn age(&self, from: AgeFrom) -> Option<(Timestamp, &'static str)> {
+        match (from, self.published_at, self.created_at) {
+            (AgeFrom::Published, Some(published), _) => Some((published, "pushed")),
+            (_, _, Some(created)) => Some((created, "created")),
+            _ => None,
+        }
+    }
 }
 
 impl Details {
@@ -183,14 +197,14 @@ pub fn decide_repository(
 ) -> Vec<Decision> {
     let age_rules = rules.keep_n.is_some() || rules.older_than.is_some();
     let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(tags.len());
-    // Candidates for keep-n / older-than: (index, created_at).
-    let mut candidates: Vec<(usize, Timestamp)> = Vec::new();
+    // Candidates for keep-n / older-than: (index, age timestamp, what it is).
+    let mut candidates: Vec<(usize, Timestamp, &str)> = Vec::new();
 
     for (i, tag) in tags.iter().enumerate() {
         let early = decide_before_age(rules, tag, counterpart, age_rules);
         if early.is_none() {
-            match tag.details.info().and_then(|info| info.created_at) {
-                Some(created) => candidates.push((i, created)),
+            match tag.details.info().and_then(|info| info.age(rules.age_from)) {
+                Some((time, what)) => candidates.push((i, time, what)),
                 None => unreachable!("decide_before_age keeps tags without a known age"),
             }
         }
@@ -198,10 +212,11 @@ pub fn decide_repository(
     }
 
     // Newest first; ties broken by name so the listing order never matters.
-    candidates
-        .sort_by(|(a, ta), (b, tb)| tb.cmp(ta).then_with(|| tags[*a].name.cmp(&tags[*b].name)));
-    for (rank, (i, created)) in candidates.into_iter().enumerate() {
-        let age = now.duration_since(created).as_secs().max(0);
+    candidates.sort_by(|(a, ta, _), (b, tb, _)| {
+        tb.cmp(ta).then_with(|| tags[*a].name.cmp(&tags[*b].name))
+    });
+    for (rank, (i, time, what)) in candidates.into_iter().enumerate() {
+        let age = now.duration_since(time).as_secs().max(0);
         let decision = match rules.keep_n {
             Some(n) if rank < n => Decision::keep(
                 RuleId::KeepN,
@@ -214,14 +229,14 @@ pub fn decide_repository(
                 Some(limit) if age > limit.as_secs() => Decision::delete(
                     RuleId::OlderThan,
                     format!(
-                        "created {} ago, older than GC_OLDER_THAN={limit}",
+                        "{what} {} ago, older than GC_OLDER_THAN={limit}",
                         human_age(age)
                     ),
                 ),
                 Some(limit) => Decision::keep(
                     RuleId::Default,
                     format!(
-                        "created {} ago, newer than GC_OLDER_THAN={limit}",
+                        "{what} {} ago, newer than GC_OLDER_THAN={limit}",
                         human_age(age)
                     ),
                 ),
@@ -282,12 +297,16 @@ fn decide_before_age(
             format!("does not match GC_DELETE_REGEX `{}`", rules.delete.as_str()),
         ));
     }
-    match created_at {
-        Some(None) => Some(Decision::keep(
+    let age = tag
+        .details
+        .info()
+        .map(|info| info.age(rules.age_from).is_some());
+    match age {
+        Some(false) => Some(Decision::keep(
             RuleId::UnknownAge,
             unknown_age_reason(rules, counterpart),
         )),
-        Some(Some(_)) if age_rules => None,
+        Some(true) if age_rules => None,
         _ if tag.details == Details::Missing => Some(Decision::keep(
             RuleId::UnknownAge,
             "tag details return 404 and GC_DELETE_BROKEN=false: no age to judge",
@@ -370,6 +389,7 @@ mod tests {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            age_from: AgeFrom::Created,
         }
     }
 
@@ -385,10 +405,76 @@ mod tests {
             name: name.into(),
             details: Details::Found(TagInfo {
                 created_at: Some(created),
+                published_at: None,
                 digest: None,
                 size: Some(1),
             }),
         }
+    }
+
+    /// Built at `built` days ago (None: an index without a config), pushed `pushed` days ago.
+    fn pushed(name: &str, built: Option<i64>, pushed: i64) -> TagFacts {
+        let days_ago = |days: i64| {
+            now()
+                .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+                .unwrap()
+        };
+        TagFacts {
+            name: name.into(),
+            details: Details::Found(TagInfo {
+                created_at: built.map(days_ago),
+                published_at: Some(days_ago(pushed)),
+                digest: None,
+                size: Some(1),
+            }),
+        }
+    }
+
+    #[test]
+    fn age_from_published_judges_the_push_time() {
+        let mut rules = settings();
+        rules.older_than = Some(parse_age("7d").unwrap());
+        // A reproducible build (created in 1970) pushed yesterday, and an image built yesterday
+        // but pushed a month ago (re-tagged later does not change published_at).
+        let tags = [
+            pushed("feature-repro", Some(20_000), 1),
+            pushed("feature-old", Some(1), 30),
+        ];
+        let by_created = decide(&rules, &tags);
+        assert_eq!(
+            by_created,
+            vec![
+                (Action::Delete, RuleId::OlderThan),
+                (Action::Keep, RuleId::Default)
+            ]
+        );
+        rules.age_from = AgeFrom::Published;
+        let by_published = decide(&rules, &tags);
+        assert_eq!(
+            by_published,
+            vec![
+                (Action::Keep, RuleId::Default),
+                (Action::Delete, RuleId::OlderThan)
+            ]
+        );
+        let d = decide_repository(&rules, now(), &tags, &Counterpart::NotApplicable);
+        assert!(d[1].reason.starts_with("pushed 30d ago"), "{}", d[1].reason);
+    }
+
+    #[test]
+    fn a_cache_tag_with_a_push_time_has_an_age_when_age_is_from_published() {
+        let mut rules = settings();
+        rules.older_than = Some(parse_age("7d").unwrap());
+        let tags = [pushed("feature-x", None, 30)];
+        assert_eq!(
+            decide(&rules, &tags),
+            vec![(Action::Keep, RuleId::UnknownAge)]
+        );
+        rules.age_from = AgeFrom::Published;
+        assert_eq!(
+            decide(&rules, &tags),
+            vec![(Action::Delete, RuleId::OlderThan)]
+        );
     }
 
     fn null_age(name: &str) -> TagFacts {

@@ -22,7 +22,9 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::test_runner::Config as ProptestConfig;
-use registry_gc::config::{self, Config, FullRegex, Mode, RuleSettings, DEFAULT_KEEP_REGEX};
+use registry_gc::config::{
+    self, AgeFrom, Config, FullRegex, Mode, RuleSettings, DEFAULT_KEEP_REGEX,
+};
 use registry_gc::delete::Outcome;
 use registry_gc::duration::parse_age;
 use registry_gc::facts::RepoFacts;
@@ -119,9 +121,10 @@ fn rule_settings() -> impl Strategy<Value = RuleSettings> {
         any::<bool>(),
         any::<bool>(),
         select(&[".cache", "/cache", "-cache"][..]),
+        select(&[AgeFrom::Created, AgeFrom::Published][..]),
     )
         .prop_map(
-            |(keep, delete, keep_n, older, broken, orphan, suffix)| RuleSettings {
+            |(keep, delete, keep_n, older, broken, orphan, suffix, age_from)| RuleSettings {
                 keep: FullRegex::new(&keep).unwrap(),
                 delete: FullRegex::new(&delete).unwrap(),
                 keep_n,
@@ -129,6 +132,7 @@ fn rule_settings() -> impl Strategy<Value = RuleSettings> {
                 delete_broken: broken,
                 delete_orphan_cache: orphan,
                 cache_suffix: suffix.to_string(),
+                age_from,
             },
         )
 }
@@ -142,9 +146,11 @@ fn details() -> impl Strategy<Value = Details> {
             proptest::option::of(0i64..24 * 60),
             proptest::option::of(0u8..4),
             proptest::option::of(0u64..1 << 30),
+            proptest::option::of(0i64..24 * 60),
         )
-            .prop_map(|(age, digest, size)| Details::Found(TagInfo {
+            .prop_map(|(age, digest, size, pushed)| Details::Found(TagInfo {
                 created_at: age.map(hours_ago),
+                published_at: pushed.map(hours_ago),
                 digest: digest.map(|d| format!("sha256:{d}")),
                 size,
             })),
@@ -297,7 +303,11 @@ fn check_decision(rules: &RuleSettings, tag: &TagFacts, d: &Decision) -> Result<
             prop_assert!(rules.delete_broken && tag.details == Details::Missing)
         }
         RuleId::OlderThan => {
-            let created = tag.details.info().and_then(|i| i.created_at);
+            let created = tag
+                .details
+                .info()
+                .and_then(|i| i.age(rules.age_from))
+                .map(|(time, _)| time);
             prop_assert!(created.is_some(), "older-than needs an age");
             prop_assert!(
                 rules.delete.is_match(&tag.name),
@@ -377,7 +387,7 @@ proptest! {
             // the age rules) are all kept.
             let mut candidates: Vec<(Timestamp, &str, &Decision)> = tags.iter().zip(&out)
                 .filter(|(_, d)| matches!(d.rule, RuleId::KeepN | RuleId::OlderThan | RuleId::Default))
-                .filter_map(|(t, d)| t.details.info().and_then(|i| i.created_at).map(|c| (c, t.name.as_str(), d)))
+                .filter_map(|(t, d)| t.details.info().and_then(|i| i.age(rules.age_from)).map(|(c, _)| (c, t.name.as_str(), d)))
                 .collect();
             candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
             for (_, name, d) in candidates.iter().take(n) {
@@ -558,11 +568,12 @@ proptest! {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            age_from: AgeFrom::Created,
         };
         let facts: Vec<TagFacts> = tags.iter().map(|(name, age, broken)| TagFacts {
             name: name.clone(),
             details: if *broken { Details::Missing } else {
-                Details::Found(TagInfo { created_at: age.map(hours_ago), digest: None, size: None })
+                Details::Found(TagInfo { created_at: age.map(hours_ago), published_at: None, digest: None, size: None })
             },
         }).collect();
         let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable)
@@ -1020,13 +1031,14 @@ proptest! {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            age_from: AgeFrom::Created,
         };
         let tags: Vec<TagFacts> = names.iter().enumerate().map(|(i, n)| TagFacts {
             name: n.clone(),
             details: match i % 3 {
                 0 => Details::Missing,
                 1 => Details::Failed(format!("GET /x/{n}: 500 {n}")),
-                _ => Details::Found(TagInfo { created_at: Some(hours_ago(1000)), digest: Some(n.clone()), size: Some(1) }),
+                _ => Details::Found(TagInfo { created_at: Some(hours_ago(1000)), published_at: None, digest: Some(n.clone()), size: Some(1) }),
             },
         }).collect();
         let repo = Repo { id: 1, project_id: 1, project_path: path.clone(), path: format!("{path}/{path}") };
