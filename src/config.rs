@@ -896,6 +896,7 @@ pub fn describe(config: &Config) -> BTreeMap<&'static str, String> {
     m.insert("delete_broken", r.delete_broken.to_string());
     m.insert("delete_orphan_cache", r.delete_orphan_cache.to_string());
     m.insert("cache_suffix", r.cache_suffix.clone());
+    m.insert("age_from", r.age_from.as_str().to_string());
     m.insert("concurrency", config.concurrency.to_string());
     m.insert(
         "max_deletions",

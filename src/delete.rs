@@ -6,10 +6,15 @@
 //! cache). GitLab's answers refine the plan: 403 `cannot delete protected tag(s)` means kept as
 //! `protected`; 404 means already gone, except for a broken tag, where it means this GitLab
 //! cannot delete it through the API (`broken-undeletable`).
+//!
+//! Over GraphQL, tags go 20 per call per repository; a tag GitLab does not name as deleted is
+//! asked once more over REST, whose status gives the same outcomes as above.
 
 use std::collections::HashMap;
 
+use crate::backend::Backend;
 use crate::gitlab::api::Deletion;
+use crate::gitlab::graphql;
 use crate::gitlab::{ApiError, Client};
 use crate::plan::{Plan, PlannedTag};
 use crate::progress::Progress;
@@ -59,16 +64,30 @@ impl Outcome {
     }
 }
 
+/// What deleting needs besides the plan.
+#[derive(Clone, Copy)]
+pub struct With<'a> {
+    pub client: &'a Client,
+    pub backend: &'a Backend,
+    pub concurrency: usize,
+    pub interrupt: &'a Interrupt,
+    pub progress: &'a Progress,
+}
+
 /// Deletes what the plan deletes; `report` sees each outcome as it happens (for `gc.log`).
 pub fn execute(
-    client: &Client,
+    with: &With<'_>,
     plan: &Plan,
     outcomes: &mut [Vec<Outcome>],
-    concurrency: usize,
-    interrupt: &Interrupt,
-    progress: &Progress,
     report: &(dyn Fn(&Repo, &PlannedTag, &Outcome) + Sync),
 ) {
+    let With {
+        client,
+        backend,
+        concurrency,
+        interrupt,
+        progress,
+    } = *with;
     let by_path: HashMap<&str, usize> = plan
         .repos
         .iter()
@@ -96,33 +115,35 @@ pub fn execute(
                 work.push((r, t));
             }
         }
-        let results = crate::pool::map(&work, concurrency, |&(r, t)| {
-            let repo = &plan.repos[r].repo;
-            let tag = &plan.repos[r].tags[t];
-            let outcome = if interrupt.is_raised() {
-                Outcome::NotAttempted("interrupted before deletion".into())
-            } else {
-                match client.delete_tag(repo.project_id, repo.id, &tag.name) {
-                    Ok(Deletion::Deleted) => Outcome::Deleted,
-                    Ok(Deletion::Protected) => Outcome::Protected,
-                    Ok(Deletion::NotFound) if tag.decision.rule == RuleId::Broken => {
-                        Outcome::BrokenUndeletable
-                    }
-                    Ok(Deletion::NotFound) => Outcome::AlreadyGone,
-                    Err(ApiError::Interrupted) => {
-                        Outcome::NotAttempted("interrupted before deletion".into())
-                    }
-                    Err(e) => Outcome::Failed(e.to_string()),
-                }
-            };
-            // A 404 for a broken tag is checked below before it is reported.
+        // Every outcome is reported as it happens, except a 404 for a broken tag: that one is
+        // checked below first.
+        let settle = |r: usize, t: usize, outcome: Outcome| {
             if outcome != Outcome::BrokenUndeletable {
-                report(repo, tag, &outcome);
+                report(&plan.repos[r].repo, &plan.repos[r].tags[t], &outcome);
             }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress.tick(|| format!("deleted {n}/{total} tags"));
             outcome
-        });
+        };
+        let results: Vec<Outcome> = match backend {
+            Backend::Rest => crate::pool::map(&work, concurrency, |&(r, t)| {
+                settle(r, t, delete_one(client, plan, r, t, interrupt))
+            }),
+            Backend::Graphql { url, .. } => {
+                let batches = batches(&work);
+                let done = crate::pool::map(&batches, concurrency, |batch| {
+                    delete_batch(client, url, plan, &work, batch, interrupt)
+                        .into_iter()
+                        .map(|(i, outcome)| (i, settle(work[i].0, work[i].1, outcome)))
+                        .collect::<Vec<_>>()
+                });
+                let mut results = vec![Outcome::Kept; work.len()];
+                for (i, outcome) in done.into_iter().flatten() {
+                    results[i] = outcome;
+                }
+                results
+            }
+        };
         let mut results = results;
         for i in confirm_undeletable(client, plan, &work, &mut results) {
             let (r, t) = work[i];
@@ -131,6 +152,86 @@ pub fn execute(
         for ((r, t), outcome) in work.into_iter().zip(results) {
             outcomes[r][t] = outcome;
         }
+    }
+}
+
+/// One tag over REST: GitLab's status says what happened.
+fn delete_one(client: &Client, plan: &Plan, r: usize, t: usize, interrupt: &Interrupt) -> Outcome {
+    let repo = &plan.repos[r].repo;
+    let tag = &plan.repos[r].tags[t];
+    if interrupt.is_raised() {
+        return Outcome::NotAttempted("interrupted before deletion".into());
+    }
+    match client.delete_tag(repo.project_id, repo.id, &tag.name) {
+        Ok(Deletion::Deleted) => Outcome::Deleted,
+        Ok(Deletion::Protected) => Outcome::Protected,
+        Ok(Deletion::NotFound) if tag.decision.rule == RuleId::Broken => Outcome::BrokenUndeletable,
+        Ok(Deletion::NotFound) => Outcome::AlreadyGone,
+        Err(ApiError::Interrupted) => Outcome::NotAttempted("interrupted before deletion".into()),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// Indices into `work`, grouped by repository, at most [`graphql::DELETE_BATCH`] per group.
+fn batches(work: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut by_repo: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, &(r, _)) in work.iter().enumerate() {
+        match by_repo.last_mut() {
+            Some((last, items)) if *last == r && items.len() < graphql::DELETE_BATCH => {
+                items.push(i)
+            }
+            _ => by_repo.push((r, vec![i])),
+        }
+    }
+    by_repo.into_iter().map(|(_, items)| items).collect()
+}
+
+/// One `destroyContainerRepositoryTags` call for a batch of one repository's tags. GitLab names
+/// the tags it deleted; any other tag of the batch was not deleted, and GitLab does not say why
+/// (protected tags are skipped silently, a broken tag cannot be read): each of those gets one
+/// REST DELETE, whose status tells protected, broken-undeletable and already gone apart, so the
+/// outcomes are the ones a REST run reports. A failed call deletes nothing we know of: its tags
+/// are reported failed, never guessed deleted.
+fn delete_batch(
+    client: &Client,
+    url: &reqwest::Url,
+    plan: &Plan,
+    work: &[(usize, usize)],
+    batch: &[usize],
+    interrupt: &Interrupt,
+) -> Vec<(usize, Outcome)> {
+    let every = |outcome: Outcome| batch.iter().map(|&i| (i, outcome.clone())).collect();
+    if interrupt.is_raised() {
+        return every(Outcome::NotAttempted("interrupted before deletion".into()));
+    }
+    let r = work[batch[0]].0;
+    let repo = &plan.repos[r].repo;
+    let names: Vec<&str> = batch
+        .iter()
+        .map(|&i| plan.repos[r].tags[work[i].1].name.as_str())
+        .collect();
+    match client.graphql_delete_tags(url, repo.id, &names) {
+        Ok(result) => {
+            if !result.errors.is_empty() {
+                log::debug!("{}: {}", repo.path, result.errors.join("; "));
+            }
+            batch
+                .iter()
+                .map(|&i| {
+                    let (r, t) = work[i];
+                    let name = &plan.repos[r].tags[t].name;
+                    if result.deleted.iter().any(|d| d == name) {
+                        (i, Outcome::Deleted)
+                    } else {
+                        (i, delete_one(client, plan, r, t, interrupt))
+                    }
+                })
+                .collect()
+        }
+        Err(ApiError::Interrupted) => {
+            every(Outcome::NotAttempted("interrupted before deletion".into()))
+        }
+        Err(e) => every(Outcome::Failed(e.to_string())),
     }
 }
 

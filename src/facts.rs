@@ -9,12 +9,19 @@
 //! as soon as a repository is listed (and, for a cache repository, its counterpart too), the
 //! details of its tags are queued, so details of one repository are read while others are still
 //! being listed and no worker waits at a barrier between the two.
+//!
+//! Over GraphQL ([`Backend::Graphql`]) the listing itself carries each tag's details, 20 tags a
+//! page; only a tag whose fields come back null (GitLab could not read its manifest) gets a REST
+//! details request, and only if its decision needs one: the facts, and so the decisions, are the
+//! same as over REST.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
+use crate::backend::Backend;
 use crate::config::RuleSettings;
 use crate::gitlab::api::Details as ApiDetails;
+use crate::gitlab::graphql;
 use crate::gitlab::{ApiError, Client};
 use crate::progress::Progress;
 use crate::rules::{self, CounterpartHint, Details, TagFacts, TagInfo};
@@ -31,6 +38,7 @@ pub struct RepoFacts {
 /// cache whose counterpart is one of them is never judged orphaned.
 pub fn gather(
     client: &Client,
+    backend: &Backend,
     rules: &RuleSettings,
     repos: Vec<Repo>,
     unknown: &HashSet<String>,
@@ -51,29 +59,8 @@ pub fn gather(
     let lists = (0..repos.len()).map(Task::List).collect();
     crate::pool::run(lists, concurrency, |task, queue| match task {
         Task::List(r) => {
-            let repo = &repos[r];
-            let mut names = Vec::new();
-            let mut attempts = 0;
-            let result = loop {
-                names.clear();
-                let mut seen = HashSet::new();
-                let result = client.list_tags(repo.project_id, repo.id, |page| {
-                    // GitLab may repeat a tag across pages when tags change during the listing.
-                    names.extend(
-                        page.into_iter()
-                            .map(|t| t.name)
-                            .filter(|n| seen.insert(n.clone())),
-                    );
-                });
-                attempts += 1;
-                // A listing that changed under us is read once more; twice changed, the
-                // repository is left alone this run (and its cache is not judged on it).
-                match result {
-                    Err(ApiError::Changed { .. }) if attempts < 2 => continue,
-                    other => break other,
-                }
-            };
-            let _ = listings[r].set(result.map(|()| names));
+            let result = list(client, backend, &repos[r]);
+            let _ = listings[r].set(result);
             let mut s = lock();
             s.listed += 1;
             progress.tick(|| format!("listed tags of {}/{} repositories", s.listed, repos.len()));
@@ -83,11 +70,11 @@ pub fn gather(
         }
         Task::Details(r, t) => {
             let repo = &repos[r];
-            let names = match listings[r].get() {
-                Some(Ok(names)) => names,
+            let listed = match listings[r].get() {
+                Some(Ok(listed)) => listed,
                 _ => unreachable!("details are only queued for listed repositories"),
             };
-            let details = fetch_details(client, repo, &names[t]);
+            let details = fetch_details(client, repo, &listed.names[t]);
             let mut s = lock();
             s.details[r][t] = details;
             s.fetched += 1;
@@ -102,10 +89,11 @@ pub fn gather(
         .enumerate()
         .map(|(r, (repo, listing))| {
             let listing = listing.into_inner().unwrap_or(Err(ApiError::Interrupted));
-            let tags = listing.map_err(|e| e.to_string()).map(|names| {
+            let tags = listing.map_err(|e| e.to_string()).map(|listed| {
                 let details = std::mem::take(&mut details[r]);
                 let mut details = details.into_iter();
-                names
+                listed
+                    .names
                     .into_iter()
                     .map(|name| TagFacts {
                         name,
@@ -118,7 +106,89 @@ pub fn gather(
         .collect()
 }
 
-type Listing = Result<Vec<String>, ApiError>;
+type Listing = Result<Listed, ApiError>;
+
+/// A repository's tags as listed. GraphQL lists details too (`known`, one per name, `NotFetched`
+/// where GitLab returned null fields: a broken tag, whose REST details tell 404 from a glitch);
+/// REST lists names only (`known` empty).
+struct Listed {
+    names: Vec<String>,
+    known: Vec<Details>,
+}
+
+impl Listed {
+    fn known(&self, t: usize) -> &Details {
+        self.known.get(t).unwrap_or(&Details::NotFetched)
+    }
+}
+
+fn list(client: &Client, backend: &Backend, repo: &Repo) -> Listing {
+    let mut seen = HashSet::new();
+    match backend {
+        Backend::Graphql { url, published_at } => {
+            let mut listed = Listed {
+                names: Vec::new(),
+                known: Vec::new(),
+            };
+            client.graphql_tags(url, repo.id, *published_at, |page| {
+                for tag in page {
+                    if seen.insert(tag.name.clone()) {
+                        listed.known.push(graphql_details(&tag));
+                        listed.names.push(tag.name);
+                    }
+                }
+            })?;
+            Ok(listed)
+        }
+        Backend::Rest => {
+            let mut attempts = 0;
+            loop {
+                let mut names = Vec::new();
+                seen.clear();
+                let result = client.list_tags(repo.project_id, repo.id, |page| {
+                    // GitLab may repeat a tag across pages when tags change during the listing.
+                    names.extend(
+                        page.into_iter()
+                            .map(|t| t.name)
+                            .filter(|n| seen.insert(n.clone())),
+                    );
+                });
+                attempts += 1;
+                // A listing that changed under us is read once more; twice changed, the
+                // repository is left alone this run (and its cache is not judged on it).
+                match result {
+                    Err(ApiError::Changed { .. }) if attempts < 2 => continue,
+                    other => {
+                        return other.map(|()| Listed {
+                            names,
+                            known: Vec::new(),
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A GraphQL tag's details, as REST details would give them. A null digest means GitLab could
+/// not read the manifest: only REST's details answer tells a broken tag (404) from anything
+/// else, so that tag is left `NotFetched` for a REST details request if its decision needs one.
+fn graphql_details(tag: &graphql::Tag) -> Details {
+    if tag.digest.is_none() {
+        return Details::NotFetched;
+    }
+    let parsed = parse_time(tag.created_at.as_deref())
+        .and_then(|created_at| Ok((created_at, parse_time(tag.published_at.as_deref())?)));
+    match parsed {
+        Ok((created_at, published_at)) => Details::Found(TagInfo {
+            created_at,
+            published_at,
+            digest: tag.digest.clone(),
+            size: tag.total_size,
+        }),
+        Err(e) => Details::Failed(e),
+    }
+}
 
 enum Task {
     List(usize),
@@ -159,8 +229,9 @@ impl Gathering {
                     return; // settled when the counterpart is
                 };
                 match listings[c].get() {
-                    Some(Ok(names)) => Hint::Unless {
-                        kept: names
+                    Some(Ok(listed)) => Hint::Unless {
+                        kept: listed
+                            .names
                             .iter()
                             .zip(need)
                             .filter(|(_, &need)| !need)
@@ -173,19 +244,33 @@ impl Gathering {
             Link::Never => Hint::Never,
             Link::Missing => Hint::Always,
         };
-        let need: Vec<bool> = match listing {
-            Ok(names) => names
+        // `need`: the decision depends on the details. Details a tag does not need are not
+        // kept even when GraphQL listed them, so both backends decide on the same facts.
+        let (need, details): (Vec<bool>, Vec<Details>) = match listing {
+            Ok(listed) => listed
+                .names
                 .iter()
-                .map(|name| rules::needs_details(rules, name, hint.hint(name)))
-                .collect(),
-            Err(_) => Vec::new(),
+                .enumerate()
+                .map(|(t, name)| {
+                    let need = rules::needs_details(rules, name, hint.hint(name));
+                    let known = if need {
+                        listed.known(t).clone()
+                    } else {
+                        Details::NotFetched
+                    };
+                    (need, known)
+                })
+                .unzip(),
+            Err(_) => (Vec::new(), Vec::new()),
         };
         drop(hint);
-        self.details[r] = vec![Details::NotFetched; need.len()];
-        for (t, _) in need.iter().enumerate().filter(|(_, &need)| need) {
-            self.needed += 1;
-            queue(r, t);
+        for (t, known) in details.iter().enumerate() {
+            if need[t] && *known == Details::NotFetched {
+                self.needed += 1;
+                queue(r, t);
+            }
         }
+        self.details[r] = details;
         self.needs[r] = Some(need);
         for &cache in &links.caches[r] {
             self.settle(cache, rules, links, listings, queue);

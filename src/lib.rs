@@ -1,11 +1,12 @@
 //! registry-gc: a garbage collector for GitLab container registries.
 //!
 //! The flow is one way, and the modules follow it: [`config`] reads the environment; [`scope`]
-//! lists the repositories in scope; [`facts`] gathers tag lists and details through the
+//! lists the repositories in scope; [`backend`] picks REST or GraphQL for tags; [`facts`] gathers tag lists and details through the
 //! [`gitlab`] client; [`rules`] decides each tag (pure) and [`plan`] applies the rules across
 //! repositories; [`delete`] acts; [`policy`] applies GitLab's built-in cleanup policy; [`report`]
 //! writes `gc.log`, JUnit and JSON. [`run`] ties them together.
 
+pub mod backend;
 pub mod config;
 pub mod delete;
 pub mod duration;

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::backend::{self, ChoiceError};
 use crate::config::{self, Config};
 use crate::delete::{self, Outcome};
 use crate::facts;
@@ -59,6 +60,34 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
         config.scope
     ));
     log::info!("{mode} ({}), scope: {}", config.mode.why, config.scope);
+
+    // 0. The API for tags, and with it the age the rules judge. Failing here is a configuration
+    // error: nothing has been decided yet.
+    let resolved = backend::choose(&client, config).and_then(|choice| {
+        let age_from = backend::age_from(config, &choice)?;
+        Ok((choice, age_from))
+    });
+    let (choice, config) = match resolved {
+        Ok((choice, age_from)) => {
+            let mut config = config.clone();
+            config.rules.age_from = age_from;
+            (choice, config)
+        }
+        Err(ChoiceError::Interrupted) => return interrupt.exit_code().unwrap_or(exit::CONFIG),
+        Err(ChoiceError::Config { variable, message }) => {
+            log::error!("{variable}: {message}");
+            log.text(&format!("stopped      {variable}: {message}"));
+            return exit::CONFIG;
+        }
+    };
+    let config = &config;
+    log.text(&format!(
+        "api          {} ({}); ages from {}",
+        choice.backend.name(),
+        choice.why,
+        config.rules.age_from.as_str()
+    ));
+    log::info!("api: {} ({})", choice.backend.name(), choice.why);
     let progress = Progress::new(Duration::from_secs(5));
 
     let mut skipped: Vec<Skipped> = Vec::new();
@@ -98,6 +127,7 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     let unknown: HashSet<String> = skipped.iter().map(|s| s.what.clone()).collect();
     let facts = facts::gather(
         &client,
+        &choice.backend,
         &config.rules,
         in_scope.repositories,
         &unknown,
@@ -145,12 +175,15 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     if !config.mode.dry_run && !refused && !interrupt.is_raised() && planned > 0 {
         log::info!("deleting {planned} tags");
         delete::execute(
-            &client,
+            &delete::With {
+                client: &client,
+                backend: &choice.backend,
+                concurrency: config.concurrency,
+                interrupt: &interrupt,
+                progress: &progress,
+            },
             &plan,
             &mut outcomes,
-            config.concurrency,
-            &interrupt,
-            &progress,
             &|repo, tag, outcome| log.tag(repo, tag, outcome),
         );
     } else if !config.mode.dry_run {
@@ -217,7 +250,12 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
         started_at,
         mode: &config.mode,
         scope: config.scope.to_string(),
-        settings: config::describe(config),
+        settings: {
+            let mut settings = config::describe(config);
+            settings.insert("api", choice.backend.name().to_string());
+            settings.insert("api_reason", choice.why.clone());
+            settings
+        },
         job_url: config.job_url.as_deref(),
         plan: &plan,
         outcomes: &outcomes,

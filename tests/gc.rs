@@ -86,17 +86,48 @@ fn demo_real_run_deletes_broken_and_orphaned_cache_tags_only_and_converges() {
     );
     assert!(out.log.contains("--- summary ---"));
 
-    // The floor: one repository list, one tag list per repository, details for every tag not
-    // kept by regex, one DELETE per planned deletion (5 + the protected and undeletable tries).
     assert_eq!(
         requests(&fake, "GET /projects/:id/registry/repositories"),
         1
     );
-    assert_eq!(requests(&fake, LIST_TAGS), 4);
-    let not_kept_by_regex = out.tags().iter().filter(|t| t.3 != "keep-regex").count() as u64;
-    assert_eq!(requests(&fake, DETAILS), not_kept_by_regex);
-    assert_eq!(requests(&fake, DELETE), 7);
-    assert_eq!(fake.stats().total, 1 + 4 + not_kept_by_regex + 7);
+    let tags = out.tags();
+    type Reported = (String, String, String, String);
+    let count = |f: &dyn Fn(&Reported) -> bool| tags.iter().filter(|t| f(t)).count() as u64;
+    // Tags GitLab refused to delete: protected, and the broken tag it cannot delete.
+    let refused = count(&|t| t.3 == "protected" || t.3 == "broken-undeletable");
+    if on_rest() {
+        // The REST floor: one tag list per repository, details for every tag not kept by
+        // regex, one DELETE per planned deletion (5 + the protected and undeletable tries).
+        assert_eq!(requests(&fake, LIST_TAGS), 4);
+        let not_kept_by_regex = count(&|t| t.3 != "keep-regex");
+        assert_eq!(requests(&fake, DETAILS), not_kept_by_regex);
+        assert_eq!(requests(&fake, DELETE), 7);
+        assert_eq!(fake.stats().total, 1 + 4 + not_kept_by_regex + 7);
+    } else {
+        // The GraphQL floor: the probe, one tag page per repository (all under 20 tags), REST
+        // details only for the tags whose GraphQL fields are null (broken), one delete call
+        // per repository with deletions, and one REST DELETE for each tag GitLab did not
+        // delete in the batch, to learn why.
+        let broken = count(&|t| t.3.starts_with("broken") || t.3 == "protected");
+        let repos_with_deletions = {
+            let mut r: Vec<&str> = tags
+                .iter()
+                .filter(|t| t.2 == "deleted" || refused_rule(&t.3))
+                .map(|t| t.0.as_str())
+                .collect();
+            r.dedup();
+            r.len() as u64
+        };
+        assert_eq!(requests(&fake, GRAPHQL_PROBE), 1);
+        assert_eq!(requests(&fake, GRAPHQL_TAGS), 4);
+        assert_eq!(requests(&fake, DETAILS), broken);
+        assert_eq!(requests(&fake, GRAPHQL_DELETE), repos_with_deletions);
+        assert_eq!(requests(&fake, DELETE), refused);
+        assert_eq!(
+            fake.stats().total,
+            1 + 1 + 4 + broken + repos_with_deletions + refused
+        );
+    }
 
     let second = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(second.code, 0, "{}", second.stderr);
@@ -107,12 +138,16 @@ fn demo_real_run_deletes_broken_and_orphaned_cache_tags_only_and_converges() {
     );
 }
 
+fn refused_rule(rule: &str) -> bool {
+    rule == "protected" || rule == "broken-undeletable"
+}
+
 #[test]
 fn dry_run_deletes_nothing_and_reports_what_it_would_delete() {
     let fake = demo();
     let out = run(&fake, &[("GC_DRY_RUN", "true")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(deletions_sent(&fake), 0);
     assert_eq!(out.with_outcome("would-delete"), demo_shop_planned());
     assert_eq!(fake.tags("demo/shop/app.cache").len(), 5);
     let (_, _, skipped) = junit_counts(&out.junit);
@@ -132,12 +167,7 @@ fn auto_mode_is_dry_in_merge_requests_and_outside_ci_and_deletes_on_the_default_
         &fake,
         &[ci[0], ci[1], ("CI_PIPELINE_SOURCE", "merge_request_event")],
     );
-    assert_eq!(
-        (out.code, requests(&fake, DELETE)),
-        (0, 0),
-        "{}",
-        out.stderr
-    );
+    assert_eq!((out.code, deletions_sent(&fake)), (0, 0), "{}", out.stderr);
     assert!(
         out.log.contains("merge request pipeline"),
         "the log says why it ran dry"
@@ -145,7 +175,7 @@ fn auto_mode_is_dry_in_merge_requests_and_outside_ci_and_deletes_on_the_default_
 
     let out = run(&fake, &[]);
     assert_eq!(
-        (out.code, requests(&fake, DELETE)),
+        (out.code, deletions_sent(&fake)),
         (0, 0),
         "outside CI auto is dry-run"
     );
@@ -159,7 +189,7 @@ fn auto_mode_is_dry_in_merge_requests_and_outside_ci_and_deletes_on_the_default_
         ],
     );
     assert_eq!(
-        (out.code, requests(&fake, DELETE)),
+        (out.code, deletions_sent(&fake)),
         (0, 0),
         "other branches are dry"
     );
@@ -270,7 +300,15 @@ fn pagination_reads_every_page_once() {
     let out = run(&fake, &[("GC_DRY_RUN", "true")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.tags().len(), 350);
-    assert_eq!(requests(&fake, LIST_TAGS), 4, "350 tags are 4 pages of 100");
+    if on_rest() {
+        assert_eq!(requests(&fake, LIST_TAGS), 4, "350 tags are 4 pages of 100");
+    } else {
+        assert_eq!(
+            requests(&fake, GRAPHQL_TAGS),
+            18,
+            "350 tags are 18 pages of 20"
+        );
+    }
     assert_eq!(out.with_outcome("would-delete").len(), 35);
 }
 
@@ -310,7 +348,7 @@ fn keep_n_older_than_and_delete_regex_end_to_end() {
         ],
     );
     assert_eq!(out.code, 0);
-    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(deletions_sent(&fake), 0);
     assert!(out
         .tags()
         .iter()
@@ -359,7 +397,7 @@ fn a_persistently_truncated_answer_never_leads_to_a_deletion() {
     ]})));
     let out = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 1, "API errors exit 1: {}", out.stderr);
-    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(deletions_sent(&fake), 0);
     assert!(out.with_outcome("deleted").is_empty());
     assert!(out
         .tags()
@@ -393,7 +431,7 @@ fn max_deletions_refuses_the_whole_plan() {
     let fake = demo();
     let out = run(&fake, &[("GC_DRY_RUN", "false"), ("GC_MAX_DELETIONS", "6")]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(deletions_sent(&fake), 0);
     assert!(out.stderr.contains("GC_MAX_DELETIONS=6"), "{}", out.stderr);
     assert_eq!(out.with_outcome("not-deleted"), demo_shop_planned());
 
@@ -578,7 +616,7 @@ fn repositories_scheduled_for_deletion_are_skipped_and_never_make_a_cache_look_o
         out.log
     );
     assert_eq!(
-        requests(&fake, DELETE),
+        deletions_sent(&fake),
         0,
         "the counterpart's state is unknown: nothing deleted"
     );
@@ -617,9 +655,16 @@ fn a_cache_orphaned_by_this_run_goes_with_its_counterpart_and_stays_if_gitlab_ke
         "{}",
         out.log
     );
-    assert_eq!(
-        requests(&fake, DELETE),
-        3,
-        "the kept counterpart's cache is never sent a DELETE"
-    );
+    if on_rest() {
+        assert_eq!(
+            requests(&fake, DELETE),
+            3,
+            "the kept counterpart's cache is never sent a DELETE"
+        );
+    } else {
+        // Wave 1: one call for both app tags (feature-b is skipped, then its REST DELETE says
+        // protected); wave 2: one call for the cache tag whose counterpart went.
+        assert_eq!(requests(&fake, GRAPHQL_DELETE), 2);
+        assert_eq!(requests(&fake, DELETE), 1);
+    }
 }

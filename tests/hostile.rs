@@ -3,11 +3,21 @@
 //! limit, a tag listed twice because one was pushed mid-listing, repositories deleted mid-run,
 //! a huge JSON body, and SIGINT. Each is handled without a panic, reported clearly, and never
 //! costs a tag the rules keep.
+//!
+//! These are about REST's mechanics (URL paths, offset pagination, `X-Total`, REST faults), so
+//! they run over REST whatever the suite's backend; tests/graphql.rs covers GraphQL's.
 
 mod common;
 
 use common::*;
 use serde_json::json;
+
+fn run(fake: &FakeGitlab, extra: &[(&str, &str)]) -> common::Outcome {
+    let mut vars = env_for(fake, extra);
+    vars.retain(|(k, _)| k != "GC_API");
+    vars.push(("GC_API".into(), "rest".into()));
+    run_with(&vars)
+}
 
 fn faults(value: serde_json::Value) -> Faults {
     serde_json::from_value(value).expect("fault JSON matches the fake's Faults")
@@ -239,7 +249,7 @@ fn a_repository_deleted_mid_run_is_reported_and_left_alone() {
     ]})));
     let out = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(deletions_sent(&fake), 0);
     assert!(out
         .tags()
         .iter()

@@ -603,7 +603,7 @@ proptest! {
         prop_assert!(deleted <= max, "{} deleted, GC_MAX_DELETIONS={}", deleted, max);
         if planned > max {
             prop_assert_eq!(out.code, 3, "{}", out.stderr);
-            prop_assert_eq!(requests(&fake, DELETE), 0);
+            prop_assert_eq!(deletions_sent(&fake), 0);
         } else {
             prop_assert_eq!(out.code, 0, "{}", out.stderr);
             prop_assert_eq!(deleted, planned);

@@ -11,6 +11,14 @@ use common::*;
 use fake_gitlab::ForeignHost;
 use serde_json::json;
 
+/// REST's mechanics (redirects of REST endpoints, `Link` pagination) are tested over REST.
+fn run_rest(fake: &FakeGitlab, extra: &[(&str, &str)]) -> common::Outcome {
+    let mut vars = env_for(fake, extra);
+    vars.retain(|(k, _)| k != "GC_API");
+    vars.push(("GC_API".into(), "rest".into()));
+    run_with(&vars)
+}
+
 fn faults(value: serde_json::Value) -> Faults {
     serde_json::from_value(value).expect("fault JSON matches the fake's Faults")
 }
@@ -75,12 +83,21 @@ fn https_works_with_the_ca_file_and_fails_clearly_without_it() {
         });
         (a.join().unwrap(), b.join().unwrap())
     });
+    // Over GraphQL the probe is the first request: GC_API=graphql cannot be used, exit 2.
+    let (code, first_request) = if on_rest() {
+        (1, "error: GET /api/v4/projects/1/registry/repositories")
+    } else {
+        (
+            2,
+            "error: GC_API: graphql cannot be used: the GraphQL probe failed: POST /api/graphql (registryGcProbe)",
+        )
+    };
     for out in [&without, &wrong] {
-        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert_eq!(out.code, code, "{}", out.stderr);
         let line = out
             .stderr
             .lines()
-            .find(|l| l.starts_with("error: GET /api/v4/projects/1/registry/repositories"))
+            .find(|l| l.starts_with(first_request))
             .unwrap_or_else(|| panic!("one error line naming the endpoint: {}", out.stderr));
         assert!(
             line.contains("invalid peer certificate"),
@@ -132,7 +149,7 @@ fn a_redirect_to_another_origin_is_refused_and_the_token_stays_home() {
     let fake = demo();
     let before = all_tags(&fake);
     fake.set_faults(redirect("GET", "/projects/:id/registry/repositories", 1));
-    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    let out = run_rest(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr
@@ -141,7 +158,7 @@ fn a_redirect_to_another_origin_is_refused_and_the_token_stays_home() {
         "{}",
         out.stderr
     );
-    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(deletions_sent(&fake), 0);
     assert_eq!(all_tags(&fake), before);
 
     // Tag details: those tags are kept (rule `error`), the others proceed.
@@ -151,7 +168,7 @@ fn a_redirect_to_another_origin_is_refused_and_the_token_stays_home() {
         "/projects/:id/registry/repositories/:repository_id/tags/:tag_name",
         3,
     ));
-    let out = run(&fake, &[("GC_DRY_RUN", "false"), ("GC_CONCURRENCY", "1")]);
+    let out = run_rest(&fake, &[("GC_DRY_RUN", "false"), ("GC_CONCURRENCY", "1")]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(out.tags().iter().filter(|t| t.3 == "error").count(), 3);
 
@@ -163,7 +180,7 @@ fn a_redirect_to_another_origin_is_refused_and_the_token_stays_home() {
         "/projects/:id/registry/repositories/:repository_id/tags/:tag_name",
         1000,
     ));
-    let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+    let out = run_rest(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.with_outcome("deleted").is_empty());
     assert!(!out.with_outcome("failed").is_empty());
@@ -217,7 +234,7 @@ fn a_next_page_on_another_origin_is_refused_and_the_token_stays_home() {
         fake.set_faults(next(
             "/projects/:id/registry/repositories/:repository_id/tags",
         ));
-        let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+        let out = run_rest(&fake, &[("GC_DRY_RUN", "false")]);
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(
             out.stderr.contains("not on the origin of CI_API_V4_URL"),
@@ -247,9 +264,9 @@ fn a_next_page_on_another_origin_is_refused_and_the_token_stays_home() {
             .unwrap(),
         );
         fake.set_faults(next("/projects/:id/registry/repositories"));
-        let out = run(&fake, &[("GC_DRY_RUN", "false")]);
+        let out = run_rest(&fake, &[("GC_DRY_RUN", "false")]);
         assert_eq!(out.code, 1, "{}", out.stderr);
-        assert_eq!(requests(&fake, DELETE), 0);
+        assert_eq!(deletions_sent(&fake), 0);
         assert_eq!(fake.tags("sec/many/app"), ["old"]);
 
         assert!(

@@ -40,6 +40,8 @@ pub enum ApiError {
     Refused { request: String, detail: String },
     /// The list changed while it was read (pagination shifted): not a complete answer.
     Changed { request: String, detail: String },
+    /// GraphQL answered with an `errors` array (HTTP 200): the query failed as a whole.
+    Graphql { request: String, message: String },
     /// The run was interrupted before this request was sent.
     Interrupted,
 }
@@ -77,6 +79,9 @@ impl fmt::Display for ApiError {
                     f,
                     "{request}: the list changed while it was read ({detail})"
                 )
+            }
+            ApiError::Graphql { request, message } => {
+                write!(f, "{request}: GraphQL error: {message}")
             }
             ApiError::Interrupted => f.write_str("interrupted before the request was sent"),
         }
@@ -150,7 +155,7 @@ impl Census {
 }
 
 /// A server's message as one short line: it goes into one-line errors and gc.log.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match flat.char_indices().nth(199) {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
@@ -295,7 +300,28 @@ impl Client {
         body: Option<&serde_json::Value>,
         judge: impl Fn(Reply) -> Verdict<T>,
     ) -> Result<T, ApiError> {
-        let request = Self::describe(&method, url);
+        self.call_named(
+            &Self::describe(&method, url),
+            endpoint,
+            method,
+            url,
+            body,
+            judge,
+        )
+    }
+
+    /// [`Client::call`] with the name errors give the request, for endpoints whose path alone
+    /// does not say what was asked (GraphQL: one path, many operations).
+    pub fn call_named<T>(
+        &self,
+        request: &str,
+        endpoint: Endpoint,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        judge: impl Fn(Reply) -> Verdict<T>,
+    ) -> Result<T, ApiError> {
+        let request = request.to_string();
         if !same_origin(url, &self.base) {
             return Err(ApiError::Refused {
                 request,

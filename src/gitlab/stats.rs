@@ -14,10 +14,13 @@ pub enum Endpoint {
     ListTags,
     TagDetails,
     DeleteTag,
+    GraphqlProbe,
+    GraphqlTags,
+    GraphqlDeleteTags,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 9] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::ListProjects,
         Endpoint::ListGroupProjects,
         Endpoint::GetProject,
@@ -27,6 +30,9 @@ impl Endpoint {
         Endpoint::ListTags,
         Endpoint::TagDetails,
         Endpoint::DeleteTag,
+        Endpoint::GraphqlProbe,
+        Endpoint::GraphqlTags,
+        Endpoint::GraphqlDeleteTags,
     ];
 
     /// The endpoint as GitLab's API docs write it; also the key in reports and the fake's stats.
@@ -45,6 +51,10 @@ impl Endpoint {
             Endpoint::DeleteTag => {
                 "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name"
             }
+            // GraphQL has one endpoint; the operation name tells the requests apart.
+            Endpoint::GraphqlProbe => "POST /api/graphql (registryGcProbe)",
+            Endpoint::GraphqlTags => "POST /api/graphql (registryGcTags)",
+            Endpoint::GraphqlDeleteTags => "POST /api/graphql (registryGcDeleteTags)",
         }
     }
 }

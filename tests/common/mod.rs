@@ -75,12 +75,28 @@ impl Outcome {
     }
 }
 
-/// Base environment: the fake's URL, the demo token, project 1, and `extra` on top.
+/// The backend the suite runs on: `REGISTRY_GC_TEST_API=graphql` runs the same scenarios over
+/// GraphQL (component-tests/test-all.sh runs the suite both ways); REST by default.
+pub fn api() -> &'static str {
+    match std::env::var("REGISTRY_GC_TEST_API").as_deref() {
+        Ok("graphql") => "graphql",
+        Ok("rest") | Err(_) => "rest",
+        Ok(other) => panic!("REGISTRY_GC_TEST_API={other}: expected rest or graphql"),
+    }
+}
+
+pub fn on_rest() -> bool {
+    api() == "rest"
+}
+
+/// Base environment: the fake's URL, the demo token, project 1, the suite's backend
+/// ([`api`]), and `extra` on top.
 pub fn env_for(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = vec![
         ("CI_API_V4_URL".into(), fake.api_url()),
         ("API_TOKEN".into(), TOKEN.into()),
         ("CI_PROJECT_ID".into(), "1".into()),
+        ("GC_API".into(), api().into()),
     ];
     for (k, v) in extra {
         vars.retain(|(name, _)| name != k);
@@ -158,6 +174,14 @@ pub fn requests(fake: &FakeGitlab, endpoint: &str) -> u64 {
 pub const LIST_TAGS: &str = "GET /projects/:id/registry/repositories/:repository_id/tags";
 pub const DETAILS: &str = "GET /projects/:id/registry/repositories/:repository_id/tags/:tag_name";
 pub const DELETE: &str = "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name";
+pub const GRAPHQL_PROBE: &str = "POST /api/graphql (registryGcProbe)";
+pub const GRAPHQL_TAGS: &str = "POST /api/graphql (registryGcTags)";
+pub const GRAPHQL_DELETE: &str = "POST /api/graphql (registryGcDeleteTags)";
+
+/// Requests that could delete something, over either API.
+pub fn deletions_sent(fake: &FakeGitlab) -> u64 {
+    requests(fake, DELETE) + requests(fake, GRAPHQL_DELETE)
+}
 
 /// Parses a JUnit file with quick-xml and returns (tests, failures, skipped) as counted from
 /// the testcases, checking that every declared count attribute agrees.
