@@ -1,0 +1,271 @@
+//! The GraphQL backend against the fake's GraphQL API: the same decisions as REST (ages aside),
+//! far fewer requests, the fallbacks of `GC_API=auto`, and no deletion on a GraphQL error.
+//!
+//! The rest of the suite runs on GraphQL too with `REGISTRY_GC_TEST_API=graphql`
+//! (component-tests/test-all.sh does); these tests pick their backend themselves.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn run_on(api: &str, fake: &FakeGitlab, extra: &[(&str, &str)]) -> common::Outcome {
+    let mut vars = env_for(fake, extra);
+    vars.retain(|(k, _)| k != "GC_API");
+    vars.push(("GC_API".into(), api.into()));
+    run_with(&vars)
+}
+
+fn faults(value: serde_json::Value) -> Faults {
+    serde_json::from_value(value).expect("fault JSON matches the fake's Faults")
+}
+
+fn fixture(value: serde_json::Value) -> Fixture {
+    Fixture::from_json(&value.to_string()).expect("valid fixture")
+}
+
+/// `(repository, tag, outcome, rule)` of every tag, and the registry left behind.
+fn result(out: &common::Outcome, fake: &FakeGitlab) -> (Vec<(String, String, String, String)>, serde_json::Value) {
+    let mut state = fake.state();
+    // Request counters differ by design; only the registry's content is compared.
+    state.as_object_mut().map(|o| o.retain(|k, _| k == "projects"));
+    (out.tags(), state)
+}
+
+#[test]
+fn the_demo_gets_the_same_decisions_and_the_same_registry_on_both_backends() {
+    for settings in [
+        vec![("GC_DRY_RUN", "true")],
+        vec![("GC_DRY_RUN", "false")],
+        vec![("GC_DRY_RUN", "false"), ("GC_KEEP_N", "2"), ("GC_OLDER_THAN", "30d")],
+        vec![("GC_DRY_RUN", "false"), ("GC_DELETE_BROKEN", "false")],
+        vec![("GC_DRY_RUN", "false"), ("GC_SCOPE", "group"), ("GC_GROUP", "demo")],
+    ] {
+        let (rest, graphql) = (demo(), demo());
+        let mut with_created = settings.clone();
+        with_created.push(("GC_AGE_FROM", "created"));
+        let a = run_on("rest", &rest, &settings);
+        let b = run_on("graphql", &graphql, &with_created);
+        assert_eq!(a.code, b.code, "{settings:?}: {}\n{}", a.stderr, b.stderr);
+        assert_eq!(result(&a, &rest), result(&b, &graphql), "{settings:?}");
+        assert_eq!(a.report["settings"]["api"], "rest");
+        assert_eq!(b.report["settings"]["api"], "graphql");
+        assert!(
+            b.log.contains("api          graphql (GC_API=graphql: GraphQL at /api/graphql has the tag fields and batch delete, and push times); ages from created"),
+            "{}",
+            b.log
+        );
+        assert!(
+            b.stats_total() * 2 <= a.stats_total() + 20,
+            "{settings:?}: graphql {} vs rest {} requests",
+            b.stats_total(),
+            a.stats_total()
+        );
+    }
+}
+
+trait Total {
+    fn stats_total(&self) -> u64;
+}
+
+impl Total for common::Outcome {
+    fn stats_total(&self) -> u64 {
+        self.report["summary"]["requests"]["total"].as_u64().unwrap()
+    }
+}
+
+/// One repository: `n` build tags pushed 30 days ago, every tenth broken, plus `latest`.
+fn one_repository(n: usize) -> FakeGitlab {
+    let mut tags = vec![json!({"name": "latest", "age": "1h"})];
+    for i in 0..n {
+        tags.push(if i % 10 == 0 {
+            json!({"name": format!("broken-{i:04}"), "broken": true})
+        } else {
+            json!({"name": format!("build-{i:04}"), "age": "30d"})
+        });
+    }
+    fake_with(json!([{"id": 1, "path": "big/project", "repositories": [{"id": 10, "name": "app", "tags": tags}]}]))
+}
+
+#[test]
+fn tags_come_twenty_a_page_with_their_dates_and_go_twenty_a_call() {
+    let fake = one_repository(99);
+    let out = run_on(
+        "graphql",
+        &fake,
+        &[("GC_DRY_RUN", "false"), ("GC_OLDER_THAN", "7d")],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.tags("big/project/app"), ["latest"]);
+    // The floor: the probe; 100 tags in 5 pages of 20; REST details only for the 10 broken tags
+    // (GraphQL's fields are null for them); 99 deletions in 5 calls (20 at most each), and not
+    // one REST DELETE, since GitLab deleted every tag it was asked to.
+    assert_eq!(requests(&fake, GRAPHQL_PROBE), 1);
+    assert_eq!(requests(&fake, GRAPHQL_TAGS), 5);
+    assert_eq!(requests(&fake, DETAILS), 10);
+    assert_eq!(requests(&fake, GRAPHQL_DELETE), 5);
+    assert_eq!(requests(&fake, DELETE), 0);
+    assert_eq!(requests(&fake, LIST_TAGS), 0);
+    assert_eq!(fake.stats().total, 1 + 1 + 5 + 10 + 5);
+
+    // The same over REST: one page of 100, 99 details, 99 DELETEs.
+    let fake = one_repository(99);
+    let rest = run_on("rest", &fake, &[("GC_DRY_RUN", "false"), ("GC_OLDER_THAN", "7d")]);
+    assert_eq!(rest.code, 0);
+    assert_eq!(fake.stats().total, 1 + 1 + 99 + 99);
+}
+
+/// A reproducible build (created in 1970, pushed yesterday) and an image built yesterday but
+/// pushed a month ago: the only tags whose decision depends on the backend's notion of age.
+fn pushed_and_built() -> FakeGitlab {
+    fake_with(json!([{"id": 1, "path": "g/p", "repositories": [{"id": 10, "name": "app", "tags": [
+        {"name": "feature-repro", "age": "20000d", "published": "1d"},
+        {"name": "feature-old-push", "age": "1d", "published": "30d"},
+        {"name": "feature-both-new", "age": "1d", "published": "1d"},
+        {"name": "feature-both-old", "age": "40d", "published": "40d"}
+    ]}]}]))
+}
+
+#[test]
+fn ages_are_push_times_by_default_on_graphql_and_the_backends_differ_only_there() {
+    let settings = [("GC_DRY_RUN", "true"), ("GC_OLDER_THAN", "7d")];
+    let rest = run_on("rest", &pushed_and_built(), &settings);
+    let published = run_on("graphql", &pushed_and_built(), &settings);
+    let mut created_settings = settings.to_vec();
+    created_settings.push(("GC_AGE_FROM", "created"));
+    let created = run_on("graphql", &pushed_and_built(), &created_settings);
+    for out in [&rest, &published, &created] {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    assert_eq!(
+        rest.with_outcome("would-delete"),
+        ["g/p/app:feature-both-old", "g/p/app:feature-repro"]
+    );
+    assert_eq!(created.tags(), rest.tags(), "GC_AGE_FROM=created: as REST");
+    assert_eq!(
+        published.with_outcome("would-delete"),
+        ["g/p/app:feature-both-old", "g/p/app:feature-old-push"]
+    );
+    assert_eq!(published.report["settings"]["age_from"], "published");
+    assert!(
+        published.log.contains("feature-old-push") && published.log.contains("pushed 30d ago"),
+        "{}",
+        published.log
+    );
+
+    // REST cannot read push times: asking for them is a configuration error, before anything.
+    let fake = pushed_and_built();
+    let out = run_on("rest", &fake, &[("GC_DRY_RUN", "false"), ("GC_AGE_FROM", "published")]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("GC_AGE_FROM"), "{}", out.stderr);
+    assert_eq!(fake.stats().total, 0);
+}
+
+fn with_graphql(mode: &str) -> FakeGitlab {
+    let mut f: serde_json::Value = serde_json::from_str(include_str!("../component-tests/fixtures/demo.json")).unwrap();
+    f["graphql"] = json!(mode);
+    FakeGitlab::start(fixture(f))
+}
+
+#[test]
+fn auto_uses_graphql_where_it_can_and_says_why_it_does_not() {
+    // Full GraphQL: used, with push times.
+    let fake = with_graphql("full");
+    let out = run_on("auto", &fake, &[("GC_DRY_RUN", "true")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.report["settings"]["api"], "graphql");
+    assert_eq!(out.report["settings"]["age_from"], "published");
+
+    // No GraphQL endpoint (404): REST, after exactly one probe.
+    let fake = with_graphql("absent");
+    let out = run_on("auto", &fake, &[("GC_DRY_RUN", "true")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.report["settings"]["api"], "rest");
+    assert!(
+        out.report["settings"]["api_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("GC_API=auto fell back to REST: the GraphQL probe failed: POST /api/graphql (registryGcProbe): 404"),
+        "{}",
+        out.report["settings"]["api_reason"]
+    );
+    assert_eq!(requests(&fake, GRAPHQL_PROBE), 1);
+    assert_eq!(requests(&fake, GRAPHQL_TAGS), 0);
+    // ... and the REST run is what it would have been with GC_API=rest.
+    let reference = demo();
+    let rest = run_on("rest", &reference, &[("GC_DRY_RUN", "true")]);
+    assert_eq!(out.tags(), rest.tags());
+    assert_eq!(fake.stats().total, reference.stats().total + 1);
+
+    // GC_API=graphql where there is none: exit 2, nothing listed, nothing deleted.
+    let fake = with_graphql("absent");
+    let out = run_on("graphql", &fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("GC_API: graphql cannot be used"), "{}", out.stderr);
+    assert_eq!(fake.stats().total, 1, "only the probe");
+
+    // An older GitLab without publishedAt: GraphQL without push times, ages from build times.
+    let fake = with_graphql("no_published_at");
+    let out = run_on("auto", &fake, &[("GC_DRY_RUN", "true")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.report["settings"]["api"], "graphql");
+    assert_eq!(out.report["settings"]["age_from"], "created");
+    assert_eq!(out.tags(), rest.tags());
+    let out = run_on("auto", &fake, &[("GC_DRY_RUN", "false"), ("GC_AGE_FROM", "published")]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("GC_AGE_FROM: published needs"), "{}", out.stderr);
+    assert_eq!(deletions_sent(&fake), 0);
+
+    // A job token: REST without a probe (GitLab's GraphQL does not take job tokens).
+    let fake = demo();
+    let mut vars = job_token_env(&fake, &[("GC_DRY_RUN", "true")]);
+    vars.retain(|(k, _)| k != "GC_API");
+    let out = run_with(&vars);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.report["settings"]["api"], "rest");
+    assert_eq!(requests(&fake, GRAPHQL_PROBE), 0);
+}
+
+#[test]
+fn a_graphql_error_or_partial_answer_never_leads_to_a_deletion() {
+    for fault in ["graphql_error", "graphql_partial"] {
+        let fake = demo();
+        let before = fake.tags("demo/shop/app");
+        fake.set_faults(faults(json!({"scripted": [
+            {"method": "POST", "endpoint": "/api/graphql (registryGcTags)", "fault": fault, "times": 1000}
+        ]})));
+        let out = run_on("graphql", &fake, &[("GC_DRY_RUN", "false")]);
+        assert_eq!(out.code, 1, "{fault}: {}", out.stderr);
+        assert_eq!(deletions_sent(&fake), 0, "{fault}");
+        assert_eq!(fake.tags("demo/shop/app"), before, "{fault}");
+        assert!(
+            out.stderr.contains("POST /api/graphql (registryGcTags): GraphQL error:"),
+            "{fault}: {}",
+            out.stderr
+        );
+    }
+
+    // A failed delete call: its tags are reported failed, not deleted; nothing is guessed.
+    let fake = demo();
+    fake.set_faults(faults(json!({"scripted": [
+        {"method": "POST", "endpoint": "/api/graphql (registryGcDeleteTags)", "fault": "graphql_error", "times": 1000}
+    ]})));
+    let out = run_on("graphql", &fake, &[("GC_DRY_RUN", "false")]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.with_outcome("deleted").is_empty());
+    assert!(!out.with_outcome("failed").is_empty());
+}
+
+#[test]
+fn a_delete_call_whose_answer_was_lost_is_not_reported_as_a_failure() {
+    // The first delete call is applied but its answer is lost; the retry finds the tags gone and
+    // the REST DELETE of each says so.
+    let fake = one_repository(9);
+    fake.set_faults(faults(json!({"scripted": [
+        {"method": "POST", "endpoint": "/api/graphql (registryGcDeleteTags)", "fault": "drop_after"}
+    ]})));
+    let out = run_on("graphql", &fake, &[("GC_DRY_RUN", "false"), ("GC_OLDER_THAN", "7d"), ("GC_CONCURRENCY", "1")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.tags("big/project/app"), ["latest"]);
+    assert!(out.with_outcome("failed").is_empty(), "{}", out.log);
+}
