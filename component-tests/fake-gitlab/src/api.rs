@@ -33,6 +33,8 @@ pub(crate) enum Route {
     Tag(String, String, String),
     GroupProjects(String),
     GroupRepos(String),
+    /// `POST /api/graphql`, answered by crate::graphql.
+    Graphql,
     Unknown,
 }
 
@@ -149,7 +151,7 @@ pub(crate) fn handle(
     apply: bool,
     now_ms: i64,
 ) -> Response {
-    if routed.route == Route::Unknown {
+    if matches!(routed.route, Route::Unknown | Route::Graphql) {
         return Response::json(404, &json!({"error": "404 Not Found"}));
     }
     let mut params: BTreeMap<String, String> = parse_pairs(&req.query).into_iter().collect();
@@ -195,7 +197,7 @@ pub(crate) fn handle(
         Route::Tag(id, rid, tag) => tag_details(state, &ctx, &id, &rid, &tag),
         Route::GroupProjects(id) => group_projects(state, &ctx, &id),
         Route::GroupRepos(id) => group_repositories(state, &ctx, &id),
-        Route::Unknown => unreachable!(),
+        Route::Unknown | Route::Graphql => unreachable!(),
     }
 }
 

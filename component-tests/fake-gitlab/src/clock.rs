@@ -101,6 +101,18 @@ pub(crate) fn rfc3339_offset(ms: i64) -> String {
     )
 }
 
+/// `2019-01-06T16:49:51+00:00`: Ruby's `#iso8601` (whole seconds), as
+/// GitLab's GraphQL `Time` scalar prints values (app/graphql/types/
+/// time_type.rb). `suffix` is `Z` for a Time in UTC, `+00:00` for a
+/// DateTime such as the registry's tag dates.
+pub(crate) fn iso8601(ms: i64, suffix: &str) -> String {
+    let c = civil(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{suffix}",
+        c.year, c.month, c.day, c.hour, c.min, c.sec
+    )
+}
+
 /// RFC 2616 date, e.g. `Tue, 05 Jan 2021 11:00:00 GMT`.
 pub(crate) fn http_date(ms: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];

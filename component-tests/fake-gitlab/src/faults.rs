@@ -89,6 +89,16 @@ pub enum FaultKind {
     /// again. Elsewhere it changes nothing.
     #[serde(rename = "concurrent_push")]
     ConcurrentPush,
+    /// On GraphQL: HTTP 200 `{"data":null,"errors":[...]}` with
+    /// graphql-ruby's complexity-limit message, as GitLab answers a query
+    /// over GitlabSchema's max_complexity. Elsewhere nothing.
+    #[serde(rename = "graphql_error")]
+    GraphqlError,
+    /// On GraphQL: HTTP 200 with every root field (`containerRepository`,
+    /// the mutation) null and an `Internal server error` entry each: an
+    /// exception inside a resolver. Not applied. Elsewhere nothing.
+    #[serde(rename = "graphql_partial")]
+    GraphqlPartial,
 }
 
 impl FaultKind {
@@ -110,6 +120,8 @@ impl FaultKind {
             FaultKind::ForeignNext => "foreign_next",
             FaultKind::Huge => "huge",
             FaultKind::ConcurrentPush => "concurrent_push",
+            FaultKind::GraphqlError => "graphql_error",
+            FaultKind::GraphqlPartial => "graphql_partial",
         }
     }
 
@@ -154,6 +166,9 @@ pub struct Faults {
     pub drop_after_rate: f64,
     pub slow_body_rate: f64,
     pub slow_body_ms: u64,
+    /// Drawn for GraphQL requests only, like the rates above.
+    pub graphql_error_rate: f64,
+    pub graphql_partial_rate: f64,
     pub rate_limit: Option<RateLimit>,
     pub scripted: Vec<ScriptedFault>,
     /// `scheme://host:port` that `redirect` and `foreign_next` point at.
@@ -182,7 +197,9 @@ pub struct ScriptedFault {
     #[serde(default = "default_any")]
     pub method: String,
     /// An endpoint template without the `/api/v4` prefix, e.g.
-    /// `/projects/:id/registry/repositories/:repository_id/tags`.
+    /// `/projects/:id/registry/repositories/:repository_id/tags`; for
+    /// GraphQL `/api/graphql` (every operation) or
+    /// `/api/graphql (operationName)` (one).
     pub endpoint: String,
     pub fault: FaultKind,
     #[serde(default = "default_one")]
@@ -215,6 +232,8 @@ impl Faults {
             ("drop_rate", self.drop_rate),
             ("drop_after_rate", self.drop_after_rate),
             ("slow_body_rate", self.slow_body_rate),
+            ("graphql_error_rate", self.graphql_error_rate),
+            ("graphql_partial_rate", self.graphql_partial_rate),
         ];
         for (name, r) in rates {
             if !(0.0..=1.0).contains(&r) {
@@ -357,7 +376,11 @@ impl FaultState {
         for (i, s) in self.cfg.scripted.iter().enumerate() {
             let endpoint = s.endpoint.strip_prefix("/api/v4").unwrap_or(&s.endpoint);
             let method_ok = s.method == "*" || s.method.eq_ignore_ascii_case(method);
-            let endpoint_ok = endpoint == "*" || template == format!("{method} {endpoint}");
+            let endpoint_ok = endpoint == "*"
+                || template == format!("{method} {endpoint}")
+                || (endpoint == crate::graphql::PATH
+                    && crate::graphql::is_template(template)
+                    && template.starts_with(method));
             if method_ok && endpoint_ok {
                 self.seen[i] += 1;
                 let n = self.seen[i];
@@ -371,6 +394,8 @@ impl FaultState {
             return plan;
         }
 
+        let graphql = crate::graphql::is_template(template);
+        let only_graphql = |r: f64| if graphql { r } else { 0.0 };
         let rates = [
             (self.cfg.error_rate, FaultKind::InternalServerError),
             (self.cfg.truncate_rate, FaultKind::Truncate),
@@ -379,6 +404,14 @@ impl FaultState {
             (self.cfg.drop_rate, FaultKind::Drop),
             (self.cfg.drop_after_rate, FaultKind::DropAfter),
             (self.cfg.slow_body_rate, FaultKind::Slow),
+            (
+                only_graphql(self.cfg.graphql_error_rate),
+                FaultKind::GraphqlError,
+            ),
+            (
+                only_graphql(self.cfg.graphql_partial_rate),
+                FaultKind::GraphqlPartial,
+            ),
         ];
         if rates.iter().any(|(r, _)| *r > 0.0) {
             let u = self.uniform();
@@ -450,7 +483,9 @@ impl FaultState {
             | FaultKind::Redirect
             | FaultKind::ForeignNext
             | FaultKind::Huge
-            | FaultKind::ConcurrentPush => return None,
+            | FaultKind::ConcurrentPush
+            | FaultKind::GraphqlError
+            | FaultKind::GraphqlPartial => return None,
         })
     }
 

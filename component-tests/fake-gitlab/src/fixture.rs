@@ -34,6 +34,10 @@ pub struct Fixture {
     /// registry's 404 as success).
     #[serde(default)]
     pub delete_missing_tag_status: Option<u16>,
+    /// `/api/graphql`: `full` (default), `no_published_at` (a GitLab whose
+    /// ContainerRepositoryTag lacks `publishedAt`) or `absent` (404).
+    #[serde(default)]
+    pub graphql: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +124,10 @@ pub struct TagFixture {
     /// a buildkit cache or an OCI index (no image config to read it from).
     #[serde(default)]
     pub age: Option<String>,
+    /// When the tag was pushed (GraphQL `publishedAt`), same syntax as
+    /// `age`; default: the instant of `age`, or the fake's start without one.
+    #[serde(default)]
+    pub published: Option<String>,
     /// `sha256:<64 hex>`; default derived from repository path and tag name.
     #[serde(default)]
     pub digest: Option<String>,
@@ -188,6 +196,7 @@ impl Fixture {
                     .map(|t| TagFixture {
                         name: format!("build-{t:06}"),
                         age: (t % 7 != 3).then(|| format!("{}h", 1 + (t * 37) % 8760)),
+                        published: None,
                         digest: None,
                         size: None,
                         oci_index: false,
@@ -215,6 +224,7 @@ impl Fixture {
                 repositories,
             }],
             delete_missing_tag_status: None,
+            graphql: None,
         }
     }
 }

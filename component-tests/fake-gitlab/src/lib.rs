@@ -1,4 +1,5 @@
-//! A stateful fake of the GitLab REST API endpoints registry-gc uses.
+//! A stateful fake of the GitLab REST API endpoints registry-gc uses, and of
+//! the container-registry slice of its GraphQL API, both on one state.
 //!
 //! It is the project's only stand-in for GitLab in tests, the demo and
 //! benchmarks, so it answers as GitLab does (statuses, bodies, pagination
@@ -20,6 +21,7 @@ mod control;
 mod faults;
 mod fixture;
 mod foreign;
+mod graphql;
 mod http;
 mod pagination;
 mod params;
@@ -79,11 +81,27 @@ impl Shared {
         if req.path == "/__fake" || req.path.starts_with("/__fake/") {
             return normal(control::handle(self, req));
         }
-        if !(req.path == "/api/v4" || req.path.starts_with("/api/v4/")) {
+        let is_graphql = req.path == graphql::PATH;
+        if !(is_graphql || req.path == "/api/v4" || req.path.starts_with("/api/v4/")) {
             return normal(Response::new(404, "text/plain", "Not Found\n"));
         }
         let now = clock::now_ms();
-        let routed = api::route(&req.method, &req.path);
+        let routed = if is_graphql {
+            let mode = self.state().graphql;
+            match graphql::template(req, mode) {
+                Some(template) => api::Routed {
+                    route: api::Route::Graphql,
+                    template,
+                },
+                None => api::Routed {
+                    route: api::Route::Unknown,
+                    template: format!("{} (unknown)", req.method),
+                },
+            }
+        } else {
+            api::route(&req.method, &req.path)
+        };
+        let is_graphql = routed.route == api::Route::Graphql;
         lock(&self.stats).request(&routed.template);
         let plan = self.faults().plan(&req.method, &routed.template, now);
         if !plan.latency.is_zero() {
@@ -95,7 +113,14 @@ impl Shared {
             stats.status_sent(r.status);
             return normal(r);
         }
-        let app = |apply: bool| api::handle(&mut self.state(), req, &routed, apply, now);
+        let firsts = std::cell::RefCell::new(Vec::new());
+        let app = |apply: bool| {
+            if is_graphql {
+                graphql::handle(&mut self.state(), req, apply, &mut firsts.borrow_mut())
+            } else {
+                api::handle(&mut self.state(), req, &routed, apply, now)
+            }
+        };
         let (mut response, delivery) = match plan.fault {
             None => (app(true), Delivery::Normal),
             Some(kind) => {
@@ -133,6 +158,15 @@ impl Shared {
                         faults::pad_json(&mut r, huge);
                         (r, Delivery::Normal)
                     }
+                    (None, FaultKind::GraphqlError) if is_graphql => {
+                        (graphql::complexity_error(), Delivery::Normal)
+                    }
+                    (None, FaultKind::GraphqlPartial) if is_graphql => {
+                        (graphql::partial_error(req), Delivery::Normal)
+                    }
+                    (None, FaultKind::GraphqlError | FaultKind::GraphqlPartial) => {
+                        (app(true), Delivery::Normal)
+                    }
                     (None, _) => (app(kind.applies()), delivery),
                 }
             }
@@ -146,8 +180,14 @@ impl Shared {
                 response.headers.push((name, value));
             }
         }
-        if !matches!(delivery, Delivery::Close) {
-            lock(&self.stats).status_sent(response.status);
+        {
+            let mut stats = lock(&self.stats);
+            for n in firsts.take() {
+                stats.graphql_first_asked(n);
+            }
+            if !matches!(delivery, Delivery::Close) {
+                stats.status_sent(response.status);
+            }
         }
         Outcome { response, delivery }
     }

@@ -134,6 +134,8 @@ pub(crate) struct Tag {
     pub revision: Option<String>,
     pub size: Option<u64>,
     pub created_ms: Option<i64>,
+    /// When the tag was pushed (GraphQL `publishedAt`).
+    pub published_ms: i64,
     pub broken: bool,
     pub protected: bool,
     pub undeletable: bool,
@@ -151,6 +153,7 @@ pub(crate) struct State {
     pub repos: BTreeMap<u64, Repo>,
     pub repo_by_path: HashMap<String, u64>,
     pub delete_missing_tag_status: u16,
+    pub graphql: crate::graphql::Mode,
 }
 
 const ACCESS_LEVELS: [u8; 8] = [0, 5, 10, 15, 20, 30, 40, 50];
@@ -199,6 +202,7 @@ impl State {
                 revision,
                 size: Some(10 * 1024 * 1024),
                 created_ms: Some(now_ms),
+                published_ms: now_ms,
                 broken: false,
                 protected: false,
                 undeletable: false,
@@ -398,6 +402,15 @@ impl State {
                                     .map_err(|e| format!("{path}:{}: {e}", tf.name))?,
                         ),
                     };
+                    // A push without an age (cache, index) counts as now.
+                    let published = match &tf.published {
+                        None => created.unwrap_or(start_ms),
+                        Some(a) => {
+                            start_ms
+                                - clock::parse_age_ms(a)
+                                    .map_err(|e| format!("{path}:{}: published: {e}", tf.name))?
+                        }
+                    };
                     let seed = format!("{path}:{}", tf.name);
                     let digest = match &tf.digest {
                         Some(d) => {
@@ -432,6 +445,7 @@ impl State {
                         revision,
                         size,
                         created_ms: created,
+                        published_ms: published,
                         broken: tf.broken,
                         protected: tf.protected,
                         undeletable: tf.undeletable,
@@ -500,6 +514,8 @@ impl State {
             return Err("delete_missing_tag_status must be 200, 400 or 404".into());
         }
 
+        let graphql = crate::graphql::Mode::parse(f.graphql.as_deref())?;
+
         Ok(State {
             registry_host: f.registry_host.clone(),
             tokens,
@@ -509,6 +525,7 @@ impl State {
             repos,
             repo_by_path,
             delete_missing_tag_status,
+            graphql,
         })
     }
 

@@ -18,6 +18,11 @@ pub struct Stats {
     /// Injected faults by kind (`503`, `drop`, ...) and `rate_limit` for
     /// requests refused by the configured rate limit.
     pub faults: BTreeMap<String, u64>,
+    /// GraphQL `tags(first: N)`: how many times each `first` was asked, as
+    /// the client sent it (GitLab caps it to 20 but pages by it; see
+    /// src/graphql/exec.rs).
+    #[serde(default)]
+    pub graphql_tags_first: BTreeMap<i64, u64>,
 }
 
 impl Stats {
@@ -34,6 +39,20 @@ impl Stats {
     /// Injected faults of one kind, 0 if none.
     pub fn fault(&self, kind: &str) -> u64 {
         self.faults.get(kind).copied().unwrap_or(0)
+    }
+
+    /// How many GraphQL `tags` fields asked for `first: n`.
+    pub fn graphql_first(&self, n: i64) -> u64 {
+        self.graphql_tags_first.get(&n).copied().unwrap_or(0)
+    }
+
+    /// The largest `first` any GraphQL `tags` field asked for.
+    pub fn max_graphql_first(&self) -> Option<i64> {
+        self.graphql_tags_first.keys().next_back().copied()
+    }
+
+    pub(crate) fn graphql_first_asked(&mut self, n: i64) {
+        *self.graphql_tags_first.entry(n).or_default() += 1;
     }
 
     pub(crate) fn request(&mut self, template: &str) {
