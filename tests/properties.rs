@@ -558,7 +558,11 @@ proptest! {
         if let Some(o) = older { vars.push(("GC_OLDER_THAN", o)); }
         let out = run(&fake, &vars);
         prop_assert_eq!(out.code, 0, "{}", out.stderr);
-        prop_assert_eq!(requests(&fake, LIST_TAGS) as usize, n.div_ceil(100).max(1));
+        if on_rest() {
+            prop_assert_eq!(requests(&fake, LIST_TAGS) as usize, n.div_ceil(100).max(1));
+        } else {
+            prop_assert_eq!(requests(&fake, GRAPHQL_TAGS) as usize, n.div_ceil(20).max(1));
+        }
 
         let rules = RuleSettings {
             keep: FullRegex::new(DEFAULT_KEEP_REGEX).unwrap(),
