@@ -539,7 +539,7 @@ problems = []
 if report["dry_run"] is not False: problems.append(f"dry_run {report['dry_run']}")
 for key in ("keep_regex", "delete_regex"):
     if inputs[key] not in s.get(key, ""): problems.append(f"{key}: {s.get(key)!r} does not hold {inputs[key]!r}")
-for key in ("keep_n", "older_than", "cache_suffix", "max_deletions"):
+for key in ("keep_n", "older_than", "cache_suffix", "max_deletions", "api", "age_from"):
     if s.get(key) != str(inputs[key]): problems.append(f"{key}: {s.get(key)!r} != {inputs[key]!r}")
 if s.get("concurrency") != str(inputs["concurrency"]): problems.append(f"concurrency {s.get('concurrency')}")
 for key in ("delete_broken", "delete_orphan_cache"):
