@@ -8,16 +8,18 @@
 //! cannot delete it through the API (`broken-undeletable`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::gitlab::api::Deletion;
 use crate::gitlab::{ApiError, Client};
 use crate::plan::{Plan, PlannedTag};
 use crate::progress::Progress;
-use crate::rules::{Action, RuleId, TagRef};
+use crate::rules::{Action, RuleId};
 use crate::scope::Repo;
 use crate::signals::Interrupt;
 
-/// What happened to a tag.
+/// What happened to a tag. One per tag of the plan, so the texts are boxed (a word smaller than
+/// a `String`) or shared (the same `why` for every tag a stop leaves undeleted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The plan keeps it.
@@ -32,17 +34,18 @@ pub enum Outcome {
     /// A broken tag whose DELETE answered 404: older GitLab cannot delete it through the API.
     BrokenUndeletable,
     /// The DELETE failed; the run goes on and exits 1.
-    Failed(String),
+    Failed(Box<str>),
     /// Planned for deletion but not attempted (interrupted, safety limit).
-    NotAttempted(String),
+    NotAttempted(Arc<str>),
     /// A cache tag orphaned only by this run's deletion of its counterpart tag, which GitLab
     /// refused: the counterpart stays, so the cache stays.
-    CounterpartKept(String),
+    CounterpartKept(Box<str>),
 }
 
 impl Outcome {
     /// Outcomes of a plan before acting: keeps are final, deletions pending.
     pub fn initial(plan: &Plan, dry_run: bool) -> Vec<Vec<Outcome>> {
+        let not_reached: Arc<str> = "not reached".into();
         plan.repos
             .iter()
             .map(|r| {
@@ -51,7 +54,7 @@ impl Outcome {
                     .map(|t| match (t.decision.action, dry_run) {
                         (Action::Keep, _) => Outcome::Kept,
                         (Action::Delete, true) => Outcome::WouldDelete,
-                        (Action::Delete, false) => Outcome::NotAttempted("not reached".into()),
+                        (Action::Delete, false) => Outcome::NotAttempted(not_reached.clone()),
                     })
                     .collect()
             })
@@ -76,19 +79,22 @@ pub fn execute(
         .map(|(i, r)| (r.repo.path.as_str(), i))
         .collect();
     let total = plan.deletions();
+    let interrupted: Arc<str> = "interrupted before deletion".into();
     let done = std::sync::atomic::AtomicUsize::new(0);
     for wave in [Wave::Independent, Wave::Dependent] {
         let mut work: Vec<(usize, usize)> = Vec::new();
         for (r, repo) in plan.repos.iter().enumerate() {
             for (t, tag) in repo.tags.iter().enumerate() {
                 if tag.decision.action != Action::Delete
-                    || (tag.decision.depends_on.is_some()) != (wave == Wave::Dependent)
+                    || (tag.decision.depends_on().is_some()) != (wave == Wave::Dependent)
                 {
                     continue;
                 }
-                if let Some(dependency) = &tag.decision.depends_on {
-                    if let Some(reason) = dependency_kept(plan, outcomes, &by_path, dependency) {
-                        outcomes[r][t] = Outcome::CounterpartKept(reason);
+                if let Some(counterpart) = tag.decision.depends_on() {
+                    if let Some(reason) =
+                        dependency_kept(plan, outcomes, &by_path, counterpart, &tag.name)
+                    {
+                        outcomes[r][t] = Outcome::CounterpartKept(reason.into());
                         report(&repo.repo, tag, &outcomes[r][t]);
                         continue;
                     }
@@ -100,7 +106,7 @@ pub fn execute(
             let repo = &plan.repos[r].repo;
             let tag = &plan.repos[r].tags[t];
             let outcome = if interrupt.is_raised() {
-                Outcome::NotAttempted("interrupted before deletion".into())
+                Outcome::NotAttempted(interrupted.clone())
             } else {
                 match client.delete_tag(repo.project_id, repo.id, &tag.name) {
                     Ok(Deletion::Deleted) => Outcome::Deleted,
@@ -109,10 +115,8 @@ pub fn execute(
                         Outcome::BrokenUndeletable
                     }
                     Ok(Deletion::NotFound) => Outcome::AlreadyGone,
-                    Err(ApiError::Interrupted) => {
-                        Outcome::NotAttempted("interrupted before deletion".into())
-                    }
-                    Err(e) => Outcome::Failed(e.to_string()),
+                    Err(ApiError::Interrupted) => Outcome::NotAttempted(interrupted.clone()),
+                    Err(e) => Outcome::Failed(e.to_string().into()),
                 }
             };
             // A 404 for a broken tag is checked below before it is reported.
@@ -168,7 +172,7 @@ fn confirm_undeletable(
         });
         if names
             .as_ref()
-            .is_some_and(|n| !n.contains(&plan.repos[r].tags[t].name))
+            .is_some_and(|n| !n.contains(&*plan.repos[r].tags[t].name))
         {
             results[i] = Outcome::Deleted;
         }
@@ -182,24 +186,21 @@ enum Wave {
     Dependent,
 }
 
-/// `Some(reason)` when the counterpart tag a cache deletion relies on was not deleted.
+/// `Some(reason)` when the counterpart's tag `tag`, whose deletion a cache deletion relies on,
+/// was not deleted.
 fn dependency_kept(
     plan: &Plan,
     outcomes: &[Vec<Outcome>],
     by_path: &HashMap<&str, usize>,
-    dependency: &TagRef,
+    counterpart: &str,
+    tag: &str,
 ) -> Option<String> {
-    let repo = *by_path.get(dependency.repository.as_str())?;
-    let index = plan.repos[repo]
-        .tags
-        .iter()
-        .position(|t| t.name == dependency.tag)?;
+    let repo = *by_path.get(counterpart)?;
+    let index = plan.repos[repo].tags.iter().position(|t| &*t.name == tag)?;
     match &outcomes[repo][index] {
         Outcome::Deleted | Outcome::AlreadyGone => None,
         other => Some(format!(
-            "counterpart tag {}:{} was not deleted ({}), so its cache stays",
-            dependency.repository,
-            dependency.tag,
+            "counterpart tag {counterpart}:{tag} was not deleted ({}), so its cache stays",
             describe(other)
         )),
     }

@@ -17,7 +17,7 @@ use crate::config::RuleSettings;
 use crate::gitlab::api::Details as ApiDetails;
 use crate::gitlab::{ApiError, Client};
 use crate::progress::Progress;
-use crate::rules::{self, CounterpartHint, Details, TagFacts, TagInfo};
+use crate::rules::{self, CounterpartHint, Details, Digest, TagFacts, TagInfo, Time};
 use crate::scope::{CounterpartPath, Repo};
 
 /// One repository's facts; `tags` is `Err` when its tag list could not be read.
@@ -198,9 +198,9 @@ fn fetch_details(client: &Client, repo: &Repo, name: &str) -> Details {
         Ok(ApiDetails::NotFound) => Details::Missing,
         Ok(ApiDetails::Found(d)) => match parse_time(d.created_at.as_deref()) {
             Ok(created_at) => Details::Found(TagInfo {
-                created_at,
+                created_at: created_at.map(Time::from),
                 published_at: None,
-                digest: d.digest,
+                digest: d.digest.map(Digest::from),
                 size: d.total_size,
             }),
             Err(e) => Details::Failed(e),
