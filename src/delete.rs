@@ -11,6 +11,7 @@
 //! asked once more over REST, whose status gives the same outcomes as above.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::gitlab::api::Deletion;
@@ -18,11 +19,12 @@ use crate::gitlab::graphql;
 use crate::gitlab::{ApiError, Client};
 use crate::plan::{Plan, PlannedTag};
 use crate::progress::Progress;
-use crate::rules::{Action, RuleId, TagRef};
+use crate::rules::{Action, RuleId};
 use crate::scope::Repo;
 use crate::signals::Interrupt;
 
-/// What happened to a tag.
+/// What happened to a tag. One per tag of the plan, so the texts are boxed (a word smaller than
+/// a `String`) or shared (the same `why` for every tag a stop leaves undeleted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The plan keeps it.
@@ -37,17 +39,18 @@ pub enum Outcome {
     /// A broken tag whose DELETE answered 404: older GitLab cannot delete it through the API.
     BrokenUndeletable,
     /// The DELETE failed; the run goes on and exits 1.
-    Failed(String),
+    Failed(Box<str>),
     /// Planned for deletion but not attempted (interrupted, safety limit).
-    NotAttempted(String),
+    NotAttempted(Arc<str>),
     /// A cache tag orphaned only by this run's deletion of its counterpart tag, which GitLab
     /// refused: the counterpart stays, so the cache stays.
-    CounterpartKept(String),
+    CounterpartKept(Box<str>),
 }
 
 impl Outcome {
     /// Outcomes of a plan before acting: keeps are final, deletions pending.
     pub fn initial(plan: &Plan, dry_run: bool) -> Vec<Vec<Outcome>> {
+        let not_reached: Arc<str> = "not reached".into();
         plan.repos
             .iter()
             .map(|r| {
@@ -56,7 +59,7 @@ impl Outcome {
                     .map(|t| match (t.decision.action, dry_run) {
                         (Action::Keep, _) => Outcome::Kept,
                         (Action::Delete, true) => Outcome::WouldDelete,
-                        (Action::Delete, false) => Outcome::NotAttempted("not reached".into()),
+                        (Action::Delete, false) => Outcome::NotAttempted(not_reached.clone()),
                     })
                     .collect()
             })
@@ -95,19 +98,22 @@ pub fn execute(
         .map(|(i, r)| (r.repo.path.as_str(), i))
         .collect();
     let total = plan.deletions();
+    let interrupted: Arc<str> = "interrupted before deletion".into();
     let done = std::sync::atomic::AtomicUsize::new(0);
     for wave in [Wave::Independent, Wave::Dependent] {
         let mut work: Vec<(usize, usize)> = Vec::new();
         for (r, repo) in plan.repos.iter().enumerate() {
             for (t, tag) in repo.tags.iter().enumerate() {
                 if tag.decision.action != Action::Delete
-                    || (tag.decision.depends_on.is_some()) != (wave == Wave::Dependent)
+                    || (tag.decision.depends_on().is_some()) != (wave == Wave::Dependent)
                 {
                     continue;
                 }
-                if let Some(dependency) = &tag.decision.depends_on {
-                    if let Some(reason) = dependency_kept(plan, outcomes, &by_path, dependency) {
-                        outcomes[r][t] = Outcome::CounterpartKept(reason);
+                if let Some(counterpart) = tag.decision.depends_on() {
+                    if let Some(reason) =
+                        dependency_kept(plan, outcomes, &by_path, counterpart, &tag.name)
+                    {
+                        outcomes[r][t] = Outcome::CounterpartKept(reason.into());
                         report(&repo.repo, tag, &outcomes[r][t]);
                         continue;
                     }
@@ -127,12 +133,16 @@ pub fn execute(
         };
         let results: Vec<Outcome> = match backend {
             Backend::Rest => crate::pool::map(&work, concurrency, |&(r, t)| {
-                settle(r, t, delete_one(client, plan, r, t, interrupt))
+                settle(
+                    r,
+                    t,
+                    delete_one(client, plan, r, t, interrupt, &interrupted),
+                )
             }),
             Backend::Graphql { url, .. } => {
                 let batches = batches(&work);
                 let done = crate::pool::map(&batches, concurrency, |batch| {
-                    delete_batch(client, url, plan, &work, batch, interrupt)
+                    delete_batch(client, url, plan, &work, batch, interrupt, &interrupted)
                         .into_iter()
                         .map(|(i, outcome)| (i, settle(work[i].0, work[i].1, outcome)))
                         .collect::<Vec<_>>()
@@ -156,19 +166,26 @@ pub fn execute(
 }
 
 /// One tag over REST: GitLab's status says what happened.
-fn delete_one(client: &Client, plan: &Plan, r: usize, t: usize, interrupt: &Interrupt) -> Outcome {
+fn delete_one(
+    client: &Client,
+    plan: &Plan,
+    r: usize,
+    t: usize,
+    interrupt: &Interrupt,
+    interrupted: &Arc<str>,
+) -> Outcome {
     let repo = &plan.repos[r].repo;
     let tag = &plan.repos[r].tags[t];
     if interrupt.is_raised() {
-        return Outcome::NotAttempted("interrupted before deletion".into());
+        return Outcome::NotAttempted(interrupted.clone());
     }
     match client.delete_tag(repo.project_id, repo.id, &tag.name) {
         Ok(Deletion::Deleted) => Outcome::Deleted,
         Ok(Deletion::Protected) => Outcome::Protected,
         Ok(Deletion::NotFound) if tag.decision.rule == RuleId::Broken => Outcome::BrokenUndeletable,
         Ok(Deletion::NotFound) => Outcome::AlreadyGone,
-        Err(ApiError::Interrupted) => Outcome::NotAttempted("interrupted before deletion".into()),
-        Err(e) => Outcome::Failed(e.to_string()),
+        Err(ApiError::Interrupted) => Outcome::NotAttempted(interrupted.clone()),
+        Err(e) => Outcome::Failed(e.to_string().into()),
     }
 }
 
@@ -199,16 +216,17 @@ fn delete_batch(
     work: &[(usize, usize)],
     batch: &[usize],
     interrupt: &Interrupt,
+    interrupted: &Arc<str>,
 ) -> Vec<(usize, Outcome)> {
     let every = |outcome: Outcome| batch.iter().map(|&i| (i, outcome.clone())).collect();
     if interrupt.is_raised() {
-        return every(Outcome::NotAttempted("interrupted before deletion".into()));
+        return every(Outcome::NotAttempted(interrupted.clone()));
     }
     let r = work[batch[0]].0;
     let repo = &plan.repos[r].repo;
     let names: Vec<&str> = batch
         .iter()
-        .map(|&i| plan.repos[r].tags[work[i].1].name.as_str())
+        .map(|&i| &*plan.repos[r].tags[work[i].1].name)
         .collect();
     match client.graphql_delete_tags(url, repo.id, &names) {
         Ok(result) => {
@@ -220,18 +238,16 @@ fn delete_batch(
                 .map(|&i| {
                     let (r, t) = work[i];
                     let name = &plan.repos[r].tags[t].name;
-                    if result.deleted.iter().any(|d| d == name) {
+                    if result.deleted.iter().any(|d| **d == **name) {
                         (i, Outcome::Deleted)
                     } else {
-                        (i, delete_one(client, plan, r, t, interrupt))
+                        (i, delete_one(client, plan, r, t, interrupt, interrupted))
                     }
                 })
                 .collect()
         }
-        Err(ApiError::Interrupted) => {
-            every(Outcome::NotAttempted("interrupted before deletion".into()))
-        }
-        Err(e) => every(Outcome::Failed(e.to_string())),
+        Err(ApiError::Interrupted) => every(Outcome::NotAttempted(interrupted.clone())),
+        Err(e) => every(Outcome::Failed(e.to_string().into())),
     }
 }
 
@@ -269,7 +285,7 @@ fn confirm_undeletable(
         });
         if names
             .as_ref()
-            .is_some_and(|n| !n.contains(&plan.repos[r].tags[t].name))
+            .is_some_and(|n| !n.contains(&*plan.repos[r].tags[t].name))
         {
             results[i] = Outcome::Deleted;
         }
@@ -283,24 +299,21 @@ enum Wave {
     Dependent,
 }
 
-/// `Some(reason)` when the counterpart tag a cache deletion relies on was not deleted.
+/// `Some(reason)` when the counterpart's tag `tag`, whose deletion a cache deletion relies on,
+/// was not deleted.
 fn dependency_kept(
     plan: &Plan,
     outcomes: &[Vec<Outcome>],
     by_path: &HashMap<&str, usize>,
-    dependency: &TagRef,
+    counterpart: &str,
+    tag: &str,
 ) -> Option<String> {
-    let repo = *by_path.get(dependency.repository.as_str())?;
-    let index = plan.repos[repo]
-        .tags
-        .iter()
-        .position(|t| t.name == dependency.tag)?;
+    let repo = *by_path.get(counterpart)?;
+    let index = plan.repos[repo].tags.iter().position(|t| &*t.name == tag)?;
     match &outcomes[repo][index] {
         Outcome::Deleted | Outcome::AlreadyGone => None,
         other => Some(format!(
-            "counterpart tag {}:{} was not deleted ({}), so its cache stays",
-            dependency.repository,
-            dependency.tag,
+            "counterpart tag {counterpart}:{tag} was not deleted ({}), so its cache stays",
             describe(other)
         )),
     }

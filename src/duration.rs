@@ -5,10 +5,12 @@
 
 use std::fmt;
 
-/// A non-negative age in whole seconds, kept with its unit for display.
+/// A non-negative age in whole seconds, kept with its unit for display. Small (8 bytes), as a
+/// plan keeps one in the reason of every tag judged against `GC_OLDER_THAN`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Age {
-    amount: u64,
+    /// At most about 100 years in minutes (see [`parse_age`]): well within `u32`.
+    amount: u32,
     unit: Unit,
 }
 
@@ -43,7 +45,7 @@ impl Unit {
 impl Age {
     pub fn as_secs(self) -> i64 {
         // Bounded by parse_age, so this cannot overflow.
-        (self.amount * self.unit.seconds()) as i64
+        (u64::from(self.amount) * self.unit.seconds()) as i64
     }
 }
 
@@ -83,7 +85,10 @@ pub fn parse_age(text: &str) -> Result<Age, &'static str> {
     {
         return Err("is too large (at most about 100 years)");
     }
-    Ok(Age { amount, unit })
+    Ok(Age {
+        amount: amount as u32,
+        unit,
+    })
 }
 
 #[cfg(test)]

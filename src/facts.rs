@@ -24,7 +24,7 @@ use crate::gitlab::api::Details as ApiDetails;
 use crate::gitlab::graphql;
 use crate::gitlab::{ApiError, Client};
 use crate::progress::Progress;
-use crate::rules::{self, CounterpartHint, Details, TagFacts, TagInfo};
+use crate::rules::{self, CounterpartHint, Details, Digest, TagFacts, TagInfo, Time};
 use crate::scope::{CounterpartPath, Repo};
 
 /// One repository's facts; `tags` is `Err` when its tag list could not be read.
@@ -181,9 +181,9 @@ fn graphql_details(tag: &graphql::Tag) -> Details {
         .and_then(|created_at| Ok((created_at, parse_time(tag.published_at.as_deref())?)));
     match parsed {
         Ok((created_at, published_at)) => Details::Found(TagInfo {
-            created_at,
-            published_at,
-            digest: tag.digest.clone(),
+            created_at: created_at.map(Time::from),
+            published_at: published_at.map(Time::from),
+            digest: tag.digest.clone().map(Digest::from),
             size: tag.total_size,
         }),
         Err(e) => Details::Failed(e),
@@ -283,9 +283,9 @@ fn fetch_details(client: &Client, repo: &Repo, name: &str) -> Details {
         Ok(ApiDetails::NotFound) => Details::Missing,
         Ok(ApiDetails::Found(d)) => match parse_time(d.created_at.as_deref()) {
             Ok(created_at) => Details::Found(TagInfo {
-                created_at,
+                created_at: created_at.map(Time::from),
                 published_at: None,
-                digest: d.digest,
+                digest: d.digest.map(Digest::from),
                 size: d.total_size,
             }),
             Err(e) => Details::Failed(e),

@@ -4,6 +4,7 @@ use registry_gc::{config, run, signals};
 use std::io::Write;
 
 fn main() {
+    one_malloc_arena();
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next()) {
         (None, _) => {}
@@ -38,6 +39,27 @@ fn main() {
     };
     std::process::exit(run::run(&config, interrupt));
 }
+
+/// glibc gives each thread that allocates an arena of its own (up to 8 per core). The workers
+/// that gather the facts allocate what the plan is then built from on the main thread; freed,
+/// their memory stays in their arenas, where the main thread never reuses it: about 10 MB of
+/// RSS at 100,000 tags. One arena lets the plan reuse it. The workers wait on the network,
+/// not on the allocator's lock. (musl, the shipped build, has a single heap anyway.)
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    /// `M_ARENA_MAX` in glibc's <malloc.h>.
+    const M_ARENA_MAX: std::ffi::c_int = -8;
+    // SAFETY: mallopt only sets a tunable; called before any other thread exists.
+    unsafe {
+        mallopt(M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}
 
 /// stderr in cargo's style: `warning: …`, `error: …`, progress as plain lines. `RUST_LOG`
 /// overrides the level.

@@ -6,6 +6,7 @@
 //! (`app`), so when the cache is decided the counterpart's deletions of this run are known, and
 //! one run converges.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
@@ -30,7 +31,8 @@ pub struct RepoPlan {
 
 #[derive(Debug)]
 pub struct PlannedTag {
-    pub name: String,
+    /// Never grows: a boxed `str` is a word smaller than a `String`, 100,000 times over.
+    pub name: Box<str>,
     pub info: Option<TagInfo>,
     pub decision: Decision,
 }
@@ -46,6 +48,9 @@ impl Plan {
 }
 
 /// Decides every tag. `unknown` lists repository paths that exist but were not examined.
+///
+/// Each repository's facts become its plan as soon as it is decided, so the facts and the plan
+/// of 100,000 tags are never both held whole.
 pub fn plan(
     rules: &RuleSettings,
     now: Timestamp,
@@ -61,7 +66,8 @@ pub fn plan(
     order.sort_by_key(|&i| (facts[i].repo.path.len(), i));
 
     // Tag names, and names this run deletes, only of repositories some cache in scope is the
-    // counterpart of: the only ones the orphan-cache rule looks at.
+    // counterpart of: the only ones the orphan-cache rule looks at. Borrowed from their plans
+    // (a counterpart is planned before its caches), not copied.
     let mut is_counterpart = vec![false; facts.len()];
     if rules.delete_orphan_cache {
         for f in &facts {
@@ -72,31 +78,36 @@ pub fn plan(
             }
         }
     }
-    let listed: Vec<Option<HashSet<String>>> = facts
-        .iter()
-        .zip(&is_counterpart)
-        .map(|(f, &wanted)| match &f.tags {
-            Ok(tags) if wanted => Some(tags.iter().map(|t| t.name.clone()).collect()),
-            _ => None,
-        })
-        .collect();
-    let mut deleted: Vec<HashSet<String>> = vec![HashSet::new(); facts.len()];
-    let mut decided: Vec<Option<Vec<Decision>>> = vec![None; facts.len()];
+    let planned: Vec<OnceCell<RepoPlan>> = facts.iter().map(|_| OnceCell::new()).collect();
+    // Per counterpart: (tags it has, tags this run deletes); `None` if its tag list failed.
+    let mut names: Vec<Option<(HashSet<&str>, HashSet<&str>)>> = vec![None; facts.len()];
+    let mut facts: Vec<Option<RepoFacts>> = facts.into_iter().map(Some).collect();
 
     for &i in &order {
-        let Ok(tags) = &facts[i].tags else { continue };
+        let RepoFacts { repo, tags } = facts[i].take().expect("each repository once");
+        let tags = match tags {
+            Ok(tags) => tags,
+            Err(e) => {
+                let _ = planned[i].set(RepoPlan {
+                    repo,
+                    error: Some(e),
+                    tags: Vec::new(),
+                });
+                continue;
+            }
+        };
         let counterpart = if !rules.delete_orphan_cache {
             Counterpart::NotApplicable
         } else {
-            match facts[i].repo.counterpart_path(&rules.cache_suffix) {
+            match repo.counterpart_path(&rules.cache_suffix) {
                 CounterpartPath::NotCache => Counterpart::NotApplicable,
                 CounterpartPath::Outside(path) => Counterpart::Outside { path },
                 CounterpartPath::Inside(path) => match by_path.get(&path) {
-                    Some(&c) => match &listed[c] {
-                        Some(tags) => Counterpart::Present {
+                    Some(&c) => match &names[c] {
+                        Some((tags, deleted)) => Counterpart::Present {
                             path,
                             tags,
-                            deleted: &deleted[c],
+                            deleted,
                         },
                         None => Counterpart::Unknown {
                             path,
@@ -111,45 +122,39 @@ pub fn plan(
                 },
             }
         };
-        let decisions = rules::decide_repository(rules, now, tags, &counterpart);
+        let decisions = rules::decide_repository(rules, now, &tags, &counterpart);
+        drop(counterpart);
+        let tags = tags
+            .into_iter()
+            .zip(decisions)
+            .map(|(t, decision)| PlannedTag {
+                info: match t.details {
+                    Details::Found(info) => Some(info),
+                    _ => None,
+                },
+                name: t.name.into_boxed_str(),
+                decision,
+            })
+            .collect();
+        let _ = planned[i].set(RepoPlan {
+            repo,
+            error: None,
+            tags,
+        });
         if is_counterpart[i] {
-            deleted[i] = tags
+            let tags = &planned[i].get().expect("just planned").tags;
+            let deleted = tags
                 .iter()
-                .zip(&decisions)
-                .filter(|(_, d)| d.action == Action::Delete)
-                .map(|(t, _)| t.name.clone())
+                .filter(|t| t.decision.action == Action::Delete)
+                .map(|t| &*t.name)
                 .collect();
+            names[i] = Some((tags.iter().map(|t| &*t.name).collect(), deleted));
         }
-        decided[i] = Some(decisions);
     }
-
-    let repos = facts
+    drop(names);
+    let repos = planned
         .into_iter()
-        .zip(decided)
-        .map(|(f, decisions)| match (f.tags, decisions) {
-            (Ok(tags), Some(decisions)) => RepoPlan {
-                repo: f.repo,
-                error: None,
-                tags: tags
-                    .into_iter()
-                    .zip(decisions)
-                    .map(|(t, decision)| PlannedTag {
-                        info: match t.details {
-                            Details::Found(info) => Some(info),
-                            _ => None,
-                        },
-                        name: t.name,
-                        decision,
-                    })
-                    .collect(),
-            },
-            (Err(e), _) => RepoPlan {
-                repo: f.repo,
-                error: Some(e),
-                tags: Vec::new(),
-            },
-            (Ok(_), None) => unreachable!("every listed repository is decided"),
-        })
+        .map(|p| p.into_inner().expect("every repository is planned"))
         .collect();
     Plan { repos }
 }

@@ -8,11 +8,14 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::config::{AgeFrom, RuleSettings};
+use crate::duration::Age;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -66,35 +69,150 @@ pub enum Action {
 pub struct Decision {
     pub action: Action,
     pub rule: RuleId,
-    pub reason: String,
-    /// For `orphan-cache` decisions that rely on this run deleting the counterpart tag: that tag.
-    /// If its deletion does not happen (protected, failed), the cache tag must stay too.
-    pub depends_on: Option<TagRef>,
-}
-
-/// A tag in another repository: `repository:tag`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TagRef {
-    pub repository: String,
-    pub tag: String,
+    pub reason: Reason,
 }
 
 impl Decision {
-    fn keep(rule: RuleId, reason: impl Into<String>) -> Decision {
+    fn keep(rule: RuleId, reason: Reason) -> Decision {
         Decision {
             action: Action::Keep,
             rule,
-            reason: reason.into(),
-            depends_on: None,
+            reason,
         }
     }
 
-    fn delete(rule: RuleId, reason: impl Into<String>) -> Decision {
+    fn delete(rule: RuleId, reason: Reason) -> Decision {
         Decision {
             action: Action::Delete,
             rule,
-            reason: reason.into(),
-            depends_on: None,
+            reason,
+        }
+    }
+
+    /// For an `orphan-cache` deletion that relies on this run deleting the counterpart's tag of
+    /// the same name: the counterpart repository. If that deletion does not happen (protected,
+    /// failed), the cache tag must stay too.
+    pub fn depends_on(&self) -> Option<&str> {
+        match &self.reason {
+            Reason::CounterpartTagDeleted(counterpart) => Some(counterpart),
+            _ => None,
+        }
+    }
+}
+
+/// Why a rule decided as it did: the values its sentence needs, not the sentence. A plan holds
+/// one per tag, and most are the same for a whole run or repository (a regex, a counterpart
+/// path: shared, not copied), so 100,000 tags cost a few megabytes, not one string each. The
+/// sentence is written by [`Reason::text`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The `GC_KEEP_REGEX` pattern.
+    KeepRegex(Arc<str>),
+    /// The error of the details request.
+    DetailsFailed(Box<str>),
+    Broken,
+    /// The counterpart repository's path.
+    CounterpartMissing(Arc<str>),
+    /// The counterpart repository, which has no tag of this name.
+    CounterpartTagMissing(Arc<str>),
+    /// The counterpart repository, whose tag of this name this run deletes.
+    CounterpartTagDeleted(Arc<str>),
+    /// The `GC_DELETE_REGEX` pattern.
+    NotCandidate(Arc<str>),
+    /// `created_at` is null; with, when orphan-cache could not judge the tag, what is known of
+    /// the counterpart (`g/app unknown (…)`, `g/app is outside this project`).
+    NullAge {
+        counterpart: Option<Arc<str>>,
+    },
+    /// Broken, but `GC_DELETE_BROKEN=false`.
+    BrokenKept,
+    NoRule,
+    /// 1-based rank among the age candidates, and `GC_KEEP_N`.
+    KeepN {
+        rank: usize,
+        n: usize,
+    },
+    /// Ranked beyond `GC_KEEP_N` (no `GC_OLDER_THAN`).
+    BeyondKeepN {
+        rank: usize,
+        n: usize,
+    },
+    /// Judged against `GC_OLDER_THAN`: which timestamp, how old (seconds), the limit.
+    Age {
+        from: AgeFrom,
+        older: bool,
+        age: i64,
+        limit: Age,
+    },
+}
+
+impl Reason {
+    /// The sentence people read; `tag` is the tag decided (some sentences name it).
+    pub fn text<'a>(&'a self, tag: &'a str) -> impl fmt::Display + 'a {
+        ReasonText { reason: self, tag }
+    }
+}
+
+struct ReasonText<'a> {
+    reason: &'a Reason,
+    tag: &'a str,
+}
+
+impl fmt::Display for ReasonText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = self.tag;
+        match self.reason {
+            Reason::KeepRegex(regex) => write!(f, "matches GC_KEEP_REGEX `{regex}`"),
+            Reason::DetailsFailed(error) => {
+                write!(f, "kept because its details could not be read: {error}")
+            }
+            Reason::Broken => f.write_str(
+                "tag details return 404: GitLab cannot read its manifest (OCI index, attestation or missing blob)",
+            ),
+            Reason::CounterpartMissing(path) => {
+                write!(f, "counterpart repository {path} does not exist")
+            }
+            Reason::CounterpartTagMissing(path) => {
+                write!(f, "counterpart tag {path}:{tag} does not exist")
+            }
+            Reason::CounterpartTagDeleted(path) => {
+                write!(f, "counterpart tag {path}:{tag} is deleted by this run")
+            }
+            Reason::NotCandidate(regex) => write!(f, "does not match GC_DELETE_REGEX `{regex}`"),
+            Reason::NullAge { counterpart } => {
+                f.write_str("created_at is null (cache or index manifest): no age to judge")?;
+                match counterpart {
+                    Some(counterpart) => write!(f, "; counterpart {counterpart}"),
+                    None => Ok(()),
+                }
+            }
+            Reason::BrokenKept => f.write_str(
+                "tag details return 404 and GC_DELETE_BROKEN=false: no age to judge",
+            ),
+            Reason::NoRule => f.write_str("no rule deletes it"),
+            Reason::KeepN { rank, n } => {
+                write!(f, "#{rank} of the {n} newest candidates kept by GC_KEEP_N")
+            }
+            Reason::BeyondKeepN { rank, n } => {
+                write!(f, "#{rank} newest candidate, beyond the {n} kept by GC_KEEP_N")
+            }
+            Reason::Age {
+                from,
+                older,
+                age,
+                limit,
+            } => {
+                let what = match from {
+                    AgeFrom::Published => "pushed",
+                    AgeFrom::Created => "created",
+                };
+                let than = if *older { "older" } else { "newer" };
+                write!(
+                    f,
+                    "{what} {} ago, {than} than GC_OLDER_THAN={limit}",
+                    human_age(*age)
+                )
+            }
         }
     }
 }
@@ -114,21 +232,140 @@ pub enum Details {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TagInfo {
     /// The image config's build time; null for manifests without one (indexes, caches).
-    pub created_at: Option<Timestamp>,
+    pub created_at: Option<Time>,
     /// The push time: GraphQL on registries with GitLab's metadata database only.
-    pub published_at: Option<Timestamp>,
-    pub digest: Option<String>,
+    pub published_at: Option<Time>,
+    pub digest: Option<Digest>,
     pub size: Option<u64>,
 }
 
 impl TagInfo {
-    /// The timestamp the age rules judge, and the word that names it in reasons.
-    pub fn age(&self, from: AgeFrom) -> Option<(Timestamp, &'static str)> {
+    /// The timestamp the age rules judge, and which one it is.
+    pub fn age(&self, from: AgeFrom) -> Option<(Timestamp, AgeFrom)> {
         match (from, self.published_at, self.created_at) {
-            (AgeFrom::Published, Some(published), _) => Some((published, "pushed")),
-            (_, _, Some(created)) => Some((created, "created")),
+            (AgeFrom::Published, Some(published), _) => {
+                Some((published.into(), AgeFrom::Published))
+            }
+            (_, _, Some(created)) => Some((created.into(), AgeFrom::Created)),
             _ => None,
         }
+    }
+}
+
+/// A point in time in 12 bytes, `Option` included (a `Timestamp` takes 16, its `Option` 24): a
+/// plan keeps two per tag. Converts to and from `Timestamp` exactly.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Time {
+    /// The seconds since the epoch, as two halves: 4-byte alignment keeps the struct at 12.
+    low: u32,
+    high: i32,
+    /// `subsec_nanosecond` (negative before the epoch) plus 10⁹: never zero, which is what
+    /// `None` is then.
+    nanos: NonZeroU32,
+}
+
+const NANOS: i32 = 1_000_000_000;
+
+impl From<Timestamp> for Time {
+    fn from(t: Timestamp) -> Time {
+        let second = t.as_second();
+        let nanos = (t.subsec_nanosecond() + NANOS) as u32;
+        Time {
+            low: second as u32,
+            high: (second >> 32) as i32,
+            nanos: NonZeroU32::new(nanos).expect("|subsec_nanosecond| < 10⁹"),
+        }
+    }
+}
+
+impl From<Time> for Timestamp {
+    fn from(t: Time) -> Timestamp {
+        let second = (i64::from(t.high) << 32) | i64::from(t.low);
+        let nanos = t.nanos.get() as i32 - NANOS;
+        Timestamp::new(second, nanos).expect("made from a valid Timestamp")
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Timestamp::from(*self).fmt(f)
+    }
+}
+
+impl fmt::Debug for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Timestamp::from(*self).fmt(f)
+    }
+}
+
+/// A manifest digest as GitLab wrote it. Nearly always `sha256:` and 64 lowercase hex digits:
+/// those are kept as the 32 bytes they spell (a plan holds one per tag, and 71 characters on
+/// the heap each add up), and written back identically; anything else is kept as it came.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Digest {
+    Sha256([u8; 32]),
+    Other(Box<str>),
+}
+
+impl Digest {
+    fn sha256(text: &str) -> Option<[u8; 32]> {
+        let hex = text.strip_prefix("sha256:")?.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        // Lowercase only: uppercase digits would not be written back as they came.
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut bytes = [0; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(bytes)
+    }
+}
+
+impl From<String> for Digest {
+    fn from(text: String) -> Digest {
+        match Digest::sha256(&text) {
+            Some(bytes) => Digest::Sha256(bytes),
+            None => Digest::Other(text.into_boxed_str()),
+        }
+    }
+}
+
+impl From<&str> for Digest {
+    fn from(text: &str) -> Digest {
+        match Digest::sha256(text) {
+            Some(bytes) => Digest::Sha256(bytes),
+            None => Digest::Other(text.into()),
+        }
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Digest::Sha256(bytes) => {
+                f.write_str("sha256:")?;
+                bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+            Digest::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -155,8 +392,8 @@ pub enum Counterpart<'a> {
     /// The counterpart exists: the tags it has now, and those this run deletes from it.
     Present {
         path: String,
-        tags: &'a HashSet<String>,
-        deleted: &'a HashSet<String>,
+        tags: &'a HashSet<&'a str>,
+        deleted: &'a HashSet<&'a str>,
     },
 }
 
@@ -196,15 +433,16 @@ pub fn decide_repository(
     counterpart: &Counterpart<'_>,
 ) -> Vec<Decision> {
     let age_rules = rules.keep_n.is_some() || rules.older_than.is_some();
+    let shared = Shared::new(rules, counterpart);
     let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(tags.len());
-    // Candidates for keep-n / older-than: (index, age timestamp, what it is).
-    let mut candidates: Vec<(usize, Timestamp, &str)> = Vec::new();
+    // Candidates for keep-n / older-than: (index, age timestamp, which one it is).
+    let mut candidates: Vec<(usize, Timestamp, AgeFrom)> = Vec::new();
 
     for (i, tag) in tags.iter().enumerate() {
-        let early = decide_before_age(rules, tag, counterpart, age_rules);
+        let early = decide_before_age(rules, tag, counterpart, &shared, age_rules);
         if early.is_none() {
             match tag.details.info().and_then(|info| info.age(rules.age_from)) {
-                Some((time, what)) => candidates.push((i, time, what)),
+                Some((time, from)) => candidates.push((i, time, from)),
                 None => unreachable!("decide_before_age keeps tags without a known age"),
             }
         }
@@ -215,40 +453,29 @@ pub fn decide_repository(
     candidates.sort_by(|(a, ta, _), (b, tb, _)| {
         tb.cmp(ta).then_with(|| tags[*a].name.cmp(&tags[*b].name))
     });
-    for (rank, (i, time, what)) in candidates.into_iter().enumerate() {
+    for (rank, (i, time, from)) in candidates.into_iter().enumerate() {
         let age = now.duration_since(time).as_secs().max(0);
+        let rank = rank + 1;
         let decision = match rules.keep_n {
-            Some(n) if rank < n => Decision::keep(
-                RuleId::KeepN,
-                format!(
-                    "#{} of the {n} newest candidates kept by GC_KEEP_N",
-                    rank + 1
-                ),
-            ),
+            Some(n) if rank <= n => Decision::keep(RuleId::KeepN, Reason::KeepN { rank, n }),
             _ => match rules.older_than {
-                Some(limit) if age > limit.as_secs() => Decision::delete(
-                    RuleId::OlderThan,
-                    format!(
-                        "{what} {} ago, older than GC_OLDER_THAN={limit}",
-                        human_age(age)
-                    ),
-                ),
-                Some(limit) => Decision::keep(
-                    RuleId::Default,
-                    format!(
-                        "{what} {} ago, newer than GC_OLDER_THAN={limit}",
-                        human_age(age)
-                    ),
-                ),
+                Some(limit) => {
+                    let older = age > limit.as_secs();
+                    let reason = Reason::Age {
+                        from,
+                        older,
+                        age,
+                        limit,
+                    };
+                    if older {
+                        Decision::delete(RuleId::OlderThan, reason)
+                    } else {
+                        Decision::keep(RuleId::Default, reason)
+                    }
+                }
                 None => {
                     let n = rules.keep_n.expect("age rules are set");
-                    Decision::delete(
-                        RuleId::OlderThan,
-                        format!(
-                            "#{} newest candidate, beyond the {n} kept by GC_KEEP_N",
-                            rank + 1
-                        ),
-                    )
+                    Decision::delete(RuleId::OlderThan, Reason::BeyondKeepN { rank, n })
                 }
             },
         };
@@ -260,41 +487,75 @@ pub fn decide_repository(
         .collect()
 }
 
+/// The parts of reasons that are the same for every tag of the repository, made once.
+struct Shared {
+    keep: Arc<str>,
+    delete: Arc<str>,
+    /// The counterpart's path, if the repository has one in this project.
+    counterpart: Option<Arc<str>>,
+    null_age: Reason,
+}
+
+impl Shared {
+    fn new(rules: &RuleSettings, counterpart: &Counterpart<'_>) -> Shared {
+        let null_age = match counterpart {
+            Counterpart::Unknown { path, why } if rules.delete_orphan_cache => {
+                Some(format!("{path} unknown ({why})"))
+            }
+            Counterpart::Outside { path } if rules.delete_orphan_cache => {
+                Some(format!("{path} is outside this project"))
+            }
+            _ => None,
+        };
+        Shared {
+            keep: rules.keep.as_str().into(),
+            delete: rules.delete.as_str().into(),
+            counterpart: match counterpart {
+                Counterpart::Missing { path } | Counterpart::Present { path, .. } => {
+                    Some(path.as_str().into())
+                }
+                _ => None,
+            },
+            null_age: Reason::NullAge {
+                counterpart: null_age.map(Arc::from),
+            },
+        }
+    }
+}
+
 /// The rules before the age rules; `None` means the tag is an age candidate with a known age.
 fn decide_before_age(
     rules: &RuleSettings,
     tag: &TagFacts,
     counterpart: &Counterpart<'_>,
+    shared: &Shared,
     age_rules: bool,
 ) -> Option<Decision> {
     if rules.keep.is_match(&tag.name) {
         return Some(Decision::keep(
             RuleId::KeepRegex,
-            format!("matches GC_KEEP_REGEX `{}`", rules.keep.as_str()),
+            Reason::KeepRegex(shared.keep.clone()),
         ));
     }
     if let Details::Failed(error) = &tag.details {
         return Some(Decision::keep(
             RuleId::Error,
-            format!("kept because its details could not be read: {error}"),
+            Reason::DetailsFailed(error.as_str().into()),
         ));
     }
     if tag.details == Details::Missing && rules.delete_broken {
-        return Some(Decision::delete(
-            RuleId::Broken,
-            "tag details return 404: GitLab cannot read its manifest (OCI index, attestation or missing blob)",
-        ));
+        return Some(Decision::delete(RuleId::Broken, Reason::Broken));
     }
     let created_at = tag.details.info().map(|info| info.created_at);
     if rules.delete_orphan_cache && created_at == Some(None) {
-        if let Some(decision) = orphan_cache(&tag.name, counterpart) {
+        if let Some(decision) = orphan_cache(&tag.name, counterpart, shared) {
             return Some(decision);
         }
     }
     if age_rules && !rules.delete.is_match(&tag.name) {
         return Some(Decision::keep(
             RuleId::NotCandidate,
-            format!("does not match GC_DELETE_REGEX `{}`", rules.delete.as_str()),
+            Reason::NotCandidate(shared.delete.clone()),
         ));
     }
     let age = tag
@@ -302,62 +563,41 @@ fn decide_before_age(
         .info()
         .map(|info| info.age(rules.age_from).is_some());
     match age {
-        Some(false) => Some(Decision::keep(
-            RuleId::UnknownAge,
-            unknown_age_reason(rules, counterpart),
-        )),
+        Some(false) => Some(Decision::keep(RuleId::UnknownAge, shared.null_age.clone())),
         Some(true) if age_rules => None,
-        _ if tag.details == Details::Missing => Some(Decision::keep(
-            RuleId::UnknownAge,
-            "tag details return 404 and GC_DELETE_BROKEN=false: no age to judge",
-        )),
-        _ => Some(Decision::keep(RuleId::Default, "no rule deletes it")),
+        _ if tag.details == Details::Missing => {
+            Some(Decision::keep(RuleId::UnknownAge, Reason::BrokenKept))
+        }
+        _ => Some(Decision::keep(RuleId::Default, Reason::NoRule)),
     }
 }
 
-fn unknown_age_reason(rules: &RuleSettings, counterpart: &Counterpart<'_>) -> String {
-    let base = "created_at is null (cache or index manifest): no age to judge";
-    match counterpart {
-        Counterpart::Unknown { path, why } if rules.delete_orphan_cache => {
-            format!("{base}; counterpart {path} unknown ({why})")
-        }
-        Counterpart::Outside { path } if rules.delete_orphan_cache => {
-            format!("{base}; counterpart {path} is outside this project")
-        }
-        _ => base.to_string(),
-    }
-}
-
-fn orphan_cache(tag: &str, counterpart: &Counterpart<'_>) -> Option<Decision> {
+fn orphan_cache(tag: &str, counterpart: &Counterpart<'_>, shared: &Shared) -> Option<Decision> {
+    let path = || {
+        shared
+            .counterpart
+            .clone()
+            .expect("a counterpart in this project")
+    };
     match counterpart {
         Counterpart::NotApplicable | Counterpart::Outside { .. } | Counterpart::Unknown { .. } => {
             None
         }
-        Counterpart::Missing { path } => Some(Decision::delete(
+        Counterpart::Missing { .. } => Some(Decision::delete(
             RuleId::OrphanCache,
-            format!("counterpart repository {path} does not exist"),
+            Reason::CounterpartMissing(path()),
         )),
-        Counterpart::Present {
-            path,
-            tags,
-            deleted,
-        } => {
+        Counterpart::Present { tags, deleted, .. } => {
             if !tags.contains(tag) {
                 Some(Decision::delete(
                     RuleId::OrphanCache,
-                    format!("counterpart tag {path}:{tag} does not exist"),
+                    Reason::CounterpartTagMissing(path()),
                 ))
             } else if deleted.contains(tag) {
-                Some(Decision {
-                    depends_on: Some(TagRef {
-                        repository: path.clone(),
-                        tag: tag.to_string(),
-                    }),
-                    ..Decision::delete(
-                        RuleId::OrphanCache,
-                        format!("counterpart tag {path}:{tag} is deleted by this run"),
-                    )
-                })
+                Some(Decision::delete(
+                    RuleId::OrphanCache,
+                    Reason::CounterpartTagDeleted(path()),
+                ))
             } else {
                 None
             }
@@ -404,7 +644,7 @@ mod tests {
         TagFacts {
             name: name.into(),
             details: Details::Found(TagInfo {
-                created_at: Some(created),
+                created_at: Some(created.into()),
                 published_at: None,
                 digest: None,
                 size: Some(1),
@@ -422,8 +662,8 @@ mod tests {
         TagFacts {
             name: name.into(),
             details: Details::Found(TagInfo {
-                created_at: built.map(days_ago),
-                published_at: Some(days_ago(pushed)),
+                created_at: built.map(|days| days_ago(days).into()),
+                published_at: Some(days_ago(pushed).into()),
                 digest: None,
                 size: Some(1),
             }),
@@ -458,7 +698,8 @@ mod tests {
             ]
         );
         let d = decide_repository(&rules, now(), &tags, &Counterpart::NotApplicable);
-        assert!(d[1].reason.starts_with("pushed 30d ago"), "{}", d[1].reason);
+        let reason = d[1].reason.text(&tags[1].name).to_string();
+        assert!(reason.starts_with("pushed 30d ago"), "{reason}");
     }
 
     #[test]
@@ -538,8 +779,8 @@ mod tests {
     #[test]
     fn orphan_cache_needs_null_created_at_and_a_missing_counterpart() {
         let rules = settings();
-        let tags: HashSet<String> = ["feature-x".to_string()].into();
-        let deleted: HashSet<String> = HashSet::new();
+        let tags: HashSet<&str> = ["feature-x"].into();
+        let deleted: HashSet<&str> = HashSet::new();
         let present = Counterpart::Present {
             path: "g/p/app".into(),
             tags: &tags,
@@ -550,10 +791,10 @@ mod tests {
 
         let d = decide_with(null_age("feature-gone"), &present);
         assert_eq!((d.action, d.rule), (Action::Delete, RuleId::OrphanCache));
+        let reason = d.reason.text("feature-gone").to_string();
         assert!(
-            d.reason.contains("g/p/app:feature-gone does not exist"),
-            "{}",
-            d.reason
+            reason.contains("g/p/app:feature-gone does not exist"),
+            "{reason}"
         );
         assert_eq!(
             decide_with(null_age("feature-x"), &present).rule,
@@ -591,7 +832,7 @@ mod tests {
     #[test]
     fn orphan_cache_follows_counterpart_deletions_of_this_run() {
         let rules = settings();
-        let tags: HashSet<String> = ["feature-x".to_string()].into();
+        let tags: HashSet<&str> = ["feature-x"].into();
         let deleted = tags.clone();
         let present = Counterpart::Present {
             path: "g/p/app".into(),
@@ -600,12 +841,10 @@ mod tests {
         };
         let d = decide_repository(&rules, now(), &[null_age("feature-x")], &present).remove(0);
         assert_eq!((d.action, d.rule), (Action::Delete, RuleId::OrphanCache));
+        assert_eq!(d.depends_on(), Some("g/p/app"));
         assert_eq!(
-            d.depends_on,
-            Some(TagRef {
-                repository: "g/p/app".into(),
-                tag: "feature-x".into()
-            })
+            d.reason.text("feature-x").to_string(),
+            "counterpart tag g/p/app:feature-x is deleted by this run"
         );
     }
 
@@ -747,6 +986,36 @@ mod tests {
             "release-1",
             CounterpartHint::CannotOrphan
         ));
+    }
+
+    #[test]
+    fn times_and_digests_are_written_back_as_they_came() {
+        for text in [
+            "2019-01-06T16:49:51.272Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999999999Z",
+            "0001-01-01T00:00:00Z",
+            "-009999-01-02T01:59:59Z",
+            "9999-12-30T22:00:00.5Z",
+        ] {
+            let t: Timestamp = text.parse().unwrap();
+            let time = Time::from(t);
+            assert_eq!(Timestamp::from(time), t);
+            assert_eq!(time.to_string(), t.to_string());
+        }
+        assert_eq!(std::mem::size_of::<Option<Time>>(), 12);
+        let sha = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        for text in [
+            sha.as_str(),
+            "sha256:c3bf",
+            "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+            "sha512:00",
+            "",
+        ] {
+            assert_eq!(Digest::from(text).to_string(), text);
+            assert_eq!(Digest::from(text.to_string()), Digest::from(text));
+        }
+        assert!(matches!(Digest::from(sha.as_str()), Digest::Sha256(_)));
     }
 
     #[test]

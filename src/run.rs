@@ -300,10 +300,11 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
 }
 
 fn mark_not_attempted(plan: &Plan, outcomes: &mut [Vec<Outcome>], why: &str) {
+    let why: std::sync::Arc<str> = why.into();
     for (repo, repo_outcomes) in plan.repos.iter().zip(outcomes.iter_mut()) {
         for (tag, outcome) in repo.tags.iter().zip(repo_outcomes.iter_mut()) {
             if tag.decision.action == Action::Delete && *outcome != Outcome::WouldDelete {
-                *outcome = Outcome::NotAttempted(why.to_string());
+                *outcome = Outcome::NotAttempted(why.clone());
             }
         }
     }

@@ -149,9 +149,9 @@ fn details() -> impl Strategy<Value = Details> {
             proptest::option::of(0i64..24 * 60),
         )
             .prop_map(|(age, digest, size, pushed)| Details::Found(TagInfo {
-                created_at: age.map(hours_ago),
-                published_at: pushed.map(hours_ago),
-                digest: digest.map(|d| format!("sha256:{d}")),
+                created_at: age.map(|a| hours_ago(a).into()),
+                published_at: pushed.map(|p| hours_ago(p).into()),
+                digest: digest.map(|d| format!("sha256:{d}").into()),
                 size,
             })),
     ]
@@ -276,7 +276,11 @@ fn decisions(plan: &Plan) -> BTreeMap<String, Decision> {
 
 /// Checks every per-decision invariant; `tags` are the facts the decision was made from.
 fn check_decision(rules: &RuleSettings, tag: &TagFacts, d: &Decision) -> Result<(), TestCaseError> {
-    prop_assert!(!d.reason.is_empty(), "{}: empty reason", tag.name);
+    prop_assert!(
+        !d.reason.text(&tag.name).to_string().is_empty(),
+        "{}: empty reason",
+        tag.name
+    );
     if rules.keep.is_match(&tag.name) {
         prop_assert_eq!(
             (d.action, d.rule),
@@ -333,7 +337,7 @@ fn check_decision(rules: &RuleSettings, tag: &TagFacts, d: &Decision) -> Result<
         _ => {}
     }
     prop_assert_eq!(
-        d.depends_on.is_some() && d.rule != RuleId::OrphanCache,
+        d.depends_on().is_some() && d.rule != RuleId::OrphanCache,
         false
     );
     Ok(())
@@ -353,10 +357,10 @@ proptest! {
         kind in counterpart_kind(),
         seed in any::<u64>(),
     ) {
-        let (has, deleted): (HashSet<String>, HashSet<String>) = match &kind {
+        let (has, deleted): (HashSet<&str>, HashSet<&str>) = match &kind {
             CounterpartKind::Present { has, deleted } => (
-                NAMES.iter().zip(has).filter(|(_, h)| **h).map(|(n, _)| n.to_string()).collect(),
-                NAMES.iter().zip(has.iter().zip(deleted)).filter(|(_, (h, d))| **h && **d).map(|(n, _)| n.to_string()).collect(),
+                NAMES.iter().zip(has).filter(|(_, h)| **h).map(|(n, _)| *n).collect(),
+                NAMES.iter().zip(has.iter().zip(deleted)).filter(|(_, (h, d))| **h && **d).map(|(n, _)| *n).collect(),
             ),
             _ => Default::default(),
         };
@@ -373,10 +377,11 @@ proptest! {
             check_decision(&rules, tag, d)?;
             if d.rule == RuleId::OrphanCache {
                 match &counterpart {
-                    Counterpart::Missing { .. } => prop_assert!(d.depends_on.is_none()),
+                    Counterpart::Missing { .. } => prop_assert!(d.depends_on().is_none()),
                     Counterpart::Present { tags: t, deleted: del, .. } => {
-                        prop_assert!(!t.contains(&tag.name) || del.contains(&tag.name));
-                        prop_assert_eq!(d.depends_on.is_some(), t.contains(&tag.name));
+                        let name = tag.name.as_str();
+                        prop_assert!(!t.contains(name) || del.contains(name));
+                        prop_assert_eq!(d.depends_on().is_some(), t.contains(name));
                     }
                     other => prop_assert!(false, "orphan-cache with counterpart {:?}", other),
                 }
@@ -446,14 +451,19 @@ proptest! {
                 };
                 prop_assert!(!unknown.contains(&counterpart), "{}: counterpart {} is not examined", key, counterpart);
                 match listed.get(&counterpart) {
-                    None => prop_assert!(d.depends_on.is_none()),
+                    None => prop_assert!(d.depends_on().is_none()),
                     Some(None) => prop_assert!(false, "{}: counterpart {} could not be listed", key, counterpart),
                     Some(Some(names)) if names.contains(tag) => {
-                        let dep = d.depends_on.as_ref().expect("relies on this run's deletion");
-                        prop_assert_eq!((&dep.repository, &dep.tag), (&counterpart, &tag.to_string()));
+                        // The dependency is the counterpart's tag of the same name.
+                        let dep = d.depends_on().expect("relies on this run's deletion");
+                        prop_assert_eq!(dep, counterpart.as_str());
+                        prop_assert_eq!(
+                            d.reason.text(tag).to_string(),
+                            format!("counterpart tag {counterpart}:{tag} is deleted by this run")
+                        );
                         prop_assert_eq!(all[&format!("{counterpart}:{tag}")].action, Action::Delete);
                     }
-                    Some(Some(_)) => prop_assert!(d.depends_on.is_none()),
+                    Some(Some(_)) => prop_assert!(d.depends_on().is_none()),
                 }
             }
         }
@@ -577,7 +587,7 @@ proptest! {
         let facts: Vec<TagFacts> = tags.iter().map(|(name, age, broken)| TagFacts {
             name: name.clone(),
             details: if *broken { Details::Missing } else {
-                Details::Found(TagInfo { created_at: age.map(hours_ago), published_at: None, digest: None, size: None })
+                Details::Found(TagInfo { created_at: age.map(|a| hours_ago(a).into()), published_at: None, digest: None, size: None })
             },
         }).collect();
         let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable)
@@ -1042,7 +1052,7 @@ proptest! {
             details: match i % 3 {
                 0 => Details::Missing,
                 1 => Details::Failed(format!("GET /x/{n}: 500 {n}")),
-                _ => Details::Found(TagInfo { created_at: Some(hours_ago(1000)), published_at: None, digest: Some(n.clone()), size: Some(1) }),
+                _ => Details::Found(TagInfo { created_at: Some(hours_ago(1000).into()), published_at: None, digest: Some(n.as_str().into()), size: Some(1) }),
             },
         }).collect();
         let repo = Repo { id: 1, project_id: 1, project_path: path.clone(), path: format!("{path}/{path}") };
@@ -1052,7 +1062,7 @@ proptest! {
         if !dry_run {
             for (i, o) in outcomes[0].iter_mut().enumerate() {
                 if *o != Outcome::Kept {
-                    *o = if i % 2 == 0 { Outcome::Deleted } else { Outcome::Failed(format!("DELETE {path}: 500")) };
+                    *o = if i % 2 == 0 { Outcome::Deleted } else { Outcome::Failed(format!("DELETE {path}: 500").into()) };
                 }
             }
         }
@@ -1100,7 +1110,7 @@ proptest! {
             // Names without control characters come back verbatim (XML normalizes whitespace
             // in attributes, and cannot carry most control characters at all).
             if !tag.name.chars().any(char::is_control) {
-                prop_assert!(seen.contains(&tag.name), "{:?} missing from {:?}", tag.name, seen);
+                prop_assert!(seen.contains(&*tag.name), "{:?} missing from {:?}", tag.name, seen);
             }
         }
 
@@ -1109,9 +1119,9 @@ proptest! {
             prop_assert!(!line.contains(['\n', '\r']), "gc.log line split: {:?}", line);
         }
 
-        let value = report::json::to_value(&run);
-        let text = serde_json::to_string(&value).unwrap();
-        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut text = Vec::new();
+        report::json::render(&mut text, &run).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&text).unwrap();
         let names_back: BTreeSet<String> = back["repositories"][0]["tags"].as_array().unwrap()
             .iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
         prop_assert_eq!(names_back, names.clone());

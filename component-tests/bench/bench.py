@@ -205,12 +205,13 @@ def bench_size(args, size, rows):
         "tags_per_s": tags / res["wall"], "rss_mb": res["rss_mb"], "cpu": res["cpu"],
         "fake_cpu": res["fake_cpu"],
     })
-    print(f"  wall {res['wall']:.2f}s, latency floor {lat_floor:.2f}s "
-          f"(x{res['wall'] / lat_floor:.3f}; x{res['wall'] / fake_floor:.3f} of the fake's "
-          f"{args.service_ms:.2f} ms service time), {tags / res['wall']:.0f} tags/s, "
+    ratios = (f"(x{res['wall'] / lat_floor:.3f}; x{res['wall'] / fake_floor:.3f} of the fake's "
+              f"{args.service_ms:.2f} ms service time)" if lat_floor else "(no latency)")
+    print(f"  wall {res['wall']:.2f}s, latency floor {lat_floor:.2f}s {ratios}, "
+          f"{tags / res['wall']:.0f} tags/s, "
           f"peak RSS {res['rss_mb']:.1f} MB, CPU registry-gc {res['cpu']:.2f}s, "
           f"fake {res['fake_cpu']:.2f}s", flush=True)
-    if size >= 10_000:
+    if size >= 10_000 and lat_floor:
         check(f"{tags} tags: wall <= 1.25 x latency floor (C={args.concurrency}, "
               f"{args.latency_ms} ms)", res["wall"] <= 1.25 * lat_floor,
               f"{res['wall']:.2f}s vs {lat_floor:.2f}s = x{res['wall'] / lat_floor:.3f}")
@@ -219,7 +220,7 @@ def bench_size(args, size, rows):
 
     # The other rule configurations: request counts only, so no latency.
     for name, env in CONFIGS.items():
-        if name == "defaults":
+        if name == "defaults" or args.only_timed:
             continue
         floor, gone = model.floor(fixture, env)
         res = one_run(args, path, fixture, env, 0, label=name)
@@ -327,9 +328,10 @@ def table(rows, args):
     print("|" + "---|" * (head.count("|") - 1))
     for r in rows:
         e = r["by_endpoint"]
+        ratio = (lambda floor: f"{r['wall'] / floor:.3f}" if floor else "-")
         print(f"| {r['tags']} | {r['repos']} | {e[0]} | {e[1]} | {e[2]} | {e[3]} | {r['total']} | "
               f"{r['floor']} | {r['wall']:.2f} | {r['latency_floor']:.2f} | "
-              f"{r['wall'] / r['latency_floor']:.3f} | {r['wall'] / r['fake_floor']:.3f} | "
+              f"{ratio(r['latency_floor'])} | {ratio(r['fake_floor'])} | "
               f"{r['tags_per_s']:.0f} | "
               f"{r['rss_mb']:.1f} | {r['cpu']:.2f} | {r['fake_cpu']:.2f} |")
 
@@ -338,7 +340,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="1k and 10k tags only (CI smoke)")
     p.add_argument("--sizes", help="comma-separated tag counts (default 1000,10000,100000)")
-    p.add_argument("--latency-ms", type=int, default=20)
+    p.add_argument("--only-timed", action="store_true",
+                   help="only the timed run (default rules) of each size: no other rule "
+                        "configurations, rate limits or startup (e.g. peak RSS of one size)")
+    p.add_argument("--latency-ms", type=int, default=20,
+                   help="latency per request of the timed runs (0: no wall-time target)")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--rate", type=int, action="append",
                    help="rate limit(s) in requests/s (default 100; full mode adds 250)")
@@ -367,22 +373,25 @@ def main():
         for size in sizes:
             fixtures[size] = bench_size(args, size, rows)
         rate_rows = []
-        for i, rate in enumerate(rates):
+        for i, rate in enumerate([] if args.only_timed else rates):
             # 1k tags for the first rate; the next ones on the next size, so runs last ~10-50 s.
             size = sizes[min(i, len(sizes) - 1)] if args.rate_size is None else args.rate_size
             if size not in fixtures:
                 fixtures[size] = write_fixture(args, size)
             rate_rows.append(bench_rate_limit(args, *fixtures[size], rate))
-        startup = bench_startup(args)
+        startup = None if args.only_timed else bench_startup(args)
         table(rows, args)
-        print("\n| rate limit /s | tags | requests | 429s | wall s | served requests/s | % of limit |")
-        print("|---|---|---|---|---|---|---|")
+        if rate_rows:
+            print("\n| rate limit /s | tags | requests | 429s | wall s | served requests/s "
+                  "| % of limit |")
+            print("|---|---|---|---|---|---|---|")
         for r in rate_rows:
             print(f"| {r['rate']} | {r['tags']} | {r['total']} | {r['throttled']} | "
                   f"{r['wall']:.2f} | {r['throughput']:.1f} | "
                   f"{100 * r['throughput'] / r['rate']:.1f} |")
-        print(f"\nstartup (spawn to first request): min {startup['min']:.2f} ms, "
-              f"median {startup['median']:.2f} ms, max {startup['max']:.2f} ms")
+        if startup:
+            print(f"\nstartup (spawn to first request): min {startup['min']:.2f} ms, "
+                  f"median {startup['median']:.2f} ms, max {startup['max']:.2f} ms")
     finally:
         if not args.keep:
             shutil.rmtree(args.tmp, ignore_errors=True)

@@ -194,9 +194,17 @@ class Rules:
         return self.delete.match(name) is not None
 
 
-def floor(fixture, env, per_page=100):
+def floor(fixture, env, per_page=100, api="rest"):
     """The fewest requests a run with settings `env` can make on `fixture`, by endpoint, and
     the tags it deletes. Group scope over the whole fixture, no faults.
+
+    `api="graphql"` counts GitLab's GraphQL instead (design §6, gitlab-api.md §4), deciding the
+    same (GC_AGE_FROM=created): one probe; the repository list as over REST; tag pages of 20
+    that carry each tag's details, so details are requested (over REST) only for tags whose
+    GraphQL fields are null (broken) and whose decision needs them; deletes in calls of at most
+    20 tags of one repository, one round for independent deletions and one for cache tags that
+    rely on their counterpart's deletion; and one REST DELETE for each tag GitLab does not
+    delete in a call (protected, or broken and undeletable).
 
     - one request per page of the group's repository list;
     - one per page of each repository's tag list (an empty list is one page);
@@ -216,12 +224,16 @@ def floor(fixture, env, per_page=100):
             repos.append({"project": p["path"], "path": path, "tags": r["tags"]})
     by_path = {r["path"]: r for r in repos}
     pages = lambda n: max(1, math.ceil(n / per_page))  # noqa: E731
+    graphql = api == "graphql"
+    tag_pages = (lambda n: max(1, math.ceil(n / 20))) if graphql else pages  # noqa: E731
 
     counts = {"repository_pages": pages(len(repos)), "tag_pages": 0, "details": 0, "deletes": 0}
+    if graphql:
+        counts.update(probe=1, delete_calls=0)
     gone = set()  # (repository path, tag) that this run really deletes
     # Shortest path first: a counterpart (`app`) is decided before its cache (`app.cache`).
     for r in sorted(repos, key=lambda r: len(r["path"])):
-        counts["tag_pages"] += pages(len(r["tags"]))
+        counts["tag_pages"] += tag_pages(len(r["tags"]))
         cp = None
         base = r["path"][: -len(rules.suffix)] if r["path"].endswith(rules.suffix) else None
         if rules.orphan and base and (base == r["project"] or base.startswith(r["project"] + "/")):
@@ -244,7 +256,8 @@ def floor(fixture, env, per_page=100):
             if not needs:
                 r["decision"][name] = "keep"
                 continue
-            counts["details"] += 1
+            if t.get("broken") or not graphql:
+                counts["details"] += 1
             if t.get("broken"):
                 r["decision"][name] = "delete" if rules.delete_broken else "keep"
                 continue
@@ -272,14 +285,20 @@ def floor(fixture, env, per_page=100):
             else:
                 r["decision"][name] = "delete"
         tags = {t["name"]: t for t in r["tags"]}
+        rounds = [0, 0]  # deletions of this repository in each round
         for name, d in r["decision"].items():
             if d == "keep":
                 continue
             if isinstance(d, tuple) and (cp["path"], name) not in gone:
                 continue  # the counterpart tag stays (protected, undeletable): so does its cache
-            counts["deletes"] += 1
+            rounds[isinstance(d, tuple)] += 1
             t = tags[name]
-            if not t.get("protected") and not (t.get("broken") and t.get("undeletable")):
+            refused = t.get("protected") or (t.get("broken") and t.get("undeletable"))
+            if not graphql or refused:
+                counts["deletes"] += 1
+            if not refused:
                 gone.add((r["path"], name))
+        if graphql:
+            counts["delete_calls"] += sum(math.ceil(n / 20) for n in rounds)
     counts["total"] = sum(counts.values())
     return counts, gone

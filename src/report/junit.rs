@@ -16,6 +16,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{final_view, Run, Verb};
+use crate::delete::Outcome;
+use crate::plan::RepoPlan;
 use crate::policy::Status;
 
 enum CaseResult {
@@ -35,103 +37,110 @@ struct Suite {
     cases: Vec<Case>,
 }
 
-fn suites(run: &Run<'_>) -> Vec<Suite> {
-    let mut suites = Vec::new();
-    for error in run.errors {
-        suites.push(Suite {
-            name: error.what.clone(),
-            cases: vec![Case {
-                classname: error.what.clone(),
-                name: "list repositories".into(),
-                result: CaseResult::Fail("listing failed".into(), error.error.clone()),
-            }],
-        });
-    }
-    for (repo, outcomes) in run.plan.repos.iter().zip(run.outcomes) {
-        let path = &repo.repo.path;
-        let mut cases = Vec::new();
-        if let Some(error) = &repo.error {
-            cases.push(Case {
-                classname: path.clone(),
-                name: "list tags".into(),
-                result: CaseResult::Fail("tag list failed".into(), error.clone()),
-            });
-        }
-        let mut kept: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-        for (tag, outcome) in repo.tags.iter().zip(outcomes) {
-            let f = final_view(tag, outcome);
-            let text = format!("[{}] {}", f.rule, f.reason);
-            let result = match f.verb {
-                Verb::Deleted | Verb::AlreadyGone => {
-                    CaseResult::Pass(format!("{}: {text}", f.verb.as_str()))
-                }
-                Verb::WouldDelete => CaseResult::Skip(format!("would delete: {text}")),
-                Verb::NotDeleted => CaseResult::Skip(format!("not deleted: {text}")),
-                Verb::Failed => CaseResult::Fail(format!("{}: {}", f.rule, f.reason), text),
-                Verb::Kept if f.rule == crate::rules::RuleId::Error => {
-                    CaseResult::Fail(f.reason.to_string(), text)
-                }
-                Verb::Kept => {
-                    kept.entry(f.rule.to_string()).or_default().push(&tag.name);
-                    continue;
-                }
-            };
-            cases.push(Case {
-                classname: path.clone(),
-                name: tag.name.clone(),
-                result,
-            });
-        }
-        let count: usize = kept.values().map(Vec::len).sum();
-        let mut text = format!("{count} tags kept");
-        for (rule, names) in &kept {
-            text.push_str(&format!("\n[{rule}] {}: {}", names.len(), names.join(", ")));
-        }
-        // A fixed name, so a merge request compares it with the same case on the target branch.
+/// The suites one at a time, in report order: every call yields the same suites, so the totals
+/// the root element declares can be counted in a first pass without holding the whole report
+/// (a case per deleted tag) in memory.
+fn suites<'a>(run: &'a Run<'a>) -> impl Iterator<Item = Suite> + 'a {
+    let errors = run.errors.iter().map(|error| Suite {
+        name: error.what.clone(),
+        cases: vec![Case {
+            classname: error.what.clone(),
+            name: "list repositories".into(),
+            result: CaseResult::Fail("listing failed".into(), error.error.clone()),
+        }],
+    });
+    let repos = run
+        .plan
+        .repos
+        .iter()
+        .zip(run.outcomes)
+        .map(|(repo, outcomes)| repo_suite(repo, outcomes));
+    let policies = (!run.policies.is_empty()).then(|| policy_suite(run));
+    errors.chain(repos).chain(policies)
+}
+
+fn repo_suite(repo: &RepoPlan, outcomes: &[Outcome]) -> Suite {
+    let path = &repo.repo.path;
+    let mut cases = Vec::new();
+    if let Some(error) = &repo.error {
         cases.push(Case {
             classname: path.clone(),
-            name: "(kept tags)".into(),
-            result: CaseResult::Pass(text),
-        });
-        suites.push(Suite {
-            name: path.clone(),
-            cases,
+            name: "list tags".into(),
+            result: CaseResult::Fail("tag list failed".into(), error.clone()),
         });
     }
-    if !run.policies.is_empty() {
-        let cases = run
-            .policies
-            .iter()
-            .map(|p| {
-                let result = match &p.status {
-                    Status::Unchanged => {
-                        CaseResult::Pass("unchanged: the policy already matches".into())
-                    }
-                    Status::Changed { next_run_at } => CaseResult::Pass(format!(
-                        "applied: {}; next run at {}",
-                        p.diff_text(),
-                        next_run_at.as_deref().unwrap_or("(not scheduled)")
-                    )),
-                    Status::WouldChange => {
-                        CaseResult::Skip(format!("would change: {}", p.diff_text()))
-                    }
-                    Status::Failed { error } => {
-                        CaseResult::Fail("cannot apply the cleanup policy".into(), error.clone())
-                    }
-                };
-                Case {
-                    classname: p.project_path.clone(),
-                    name: "container_expiration_policy".into(),
-                    result,
+    let mut kept: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (tag, outcome) in repo.tags.iter().zip(outcomes) {
+        let f = final_view(tag, outcome);
+        let text = format!("[{}] {}", f.rule, f.reason);
+        let result = match f.verb {
+            Verb::Deleted | Verb::AlreadyGone => {
+                CaseResult::Pass(format!("{}: {text}", f.verb.as_str()))
+            }
+            Verb::WouldDelete => CaseResult::Skip(format!("would delete: {text}")),
+            Verb::NotDeleted => CaseResult::Skip(format!("not deleted: {text}")),
+            Verb::Failed => CaseResult::Fail(format!("{}: {}", f.rule, f.reason), text),
+            Verb::Kept if f.rule == crate::rules::RuleId::Error => {
+                CaseResult::Fail(f.reason.to_string(), text)
+            }
+            Verb::Kept => {
+                kept.entry(f.rule.to_string()).or_default().push(&tag.name);
+                continue;
+            }
+        };
+        cases.push(Case {
+            classname: path.clone(),
+            name: tag.name.to_string(),
+            result,
+        });
+    }
+    let count: usize = kept.values().map(Vec::len).sum();
+    let mut text = format!("{count} tags kept");
+    for (rule, names) in &kept {
+        text.push_str(&format!("\n[{rule}] {}: {}", names.len(), names.join(", ")));
+    }
+    // A fixed name, so a merge request compares it with the same case on the target branch.
+    cases.push(Case {
+        classname: path.clone(),
+        name: "(kept tags)".into(),
+        result: CaseResult::Pass(text),
+    });
+    Suite {
+        name: path.clone(),
+        cases,
+    }
+}
+
+fn policy_suite(run: &Run<'_>) -> Suite {
+    let cases = run
+        .policies
+        .iter()
+        .map(|p| {
+            let result = match &p.status {
+                Status::Unchanged => {
+                    CaseResult::Pass("unchanged: the policy already matches".into())
                 }
-            })
-            .collect();
-        suites.push(Suite {
-            name: "container_expiration_policy".into(),
-            cases,
-        });
+                Status::Changed { next_run_at } => CaseResult::Pass(format!(
+                    "applied: {}; next run at {}",
+                    p.diff_text(),
+                    next_run_at.as_deref().unwrap_or("(not scheduled)")
+                )),
+                Status::WouldChange => CaseResult::Skip(format!("would change: {}", p.diff_text())),
+                Status::Failed { error } => {
+                    CaseResult::Fail("cannot apply the cleanup policy".into(), error.clone())
+                }
+            };
+            Case {
+                classname: p.project_path.clone(),
+                name: "container_expiration_policy".into(),
+                result,
+            }
+        })
+        .collect();
+    Suite {
+        name: "container_expiration_policy".into(),
+        cases,
     }
-    suites
 }
 
 fn counts(cases: &[Case]) -> (usize, usize, usize) {
@@ -154,29 +163,26 @@ pub fn write(path: &Path, run: &Run<'_>) -> io::Result<()> {
 }
 
 pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
-    let suites = suites(run);
-    let all: Vec<&Case> = suites.iter().flat_map(|s| &s.cases).collect();
-    let failures = all
-        .iter()
-        .filter(|c| matches!(c.result, CaseResult::Fail(..)))
-        .count();
-    let skipped = all
-        .iter()
-        .filter(|c| matches!(c.result, CaseResult::Skip(_)))
-        .count();
+    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+    for suite in suites(run) {
+        let (t, f, s) = counts(&suite.cases);
+        tests += t;
+        failures += f;
+        skipped += s;
+    }
     let time = format!("{:.3}", run.summary.duration_seconds);
 
     let mut w = Writer::new_with_indent(out, b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let mut root = BytesStart::new("testsuites");
     root.push_attribute(("name", "registry-gc"));
-    root.push_attribute(("tests", all.len().to_string().as_str()));
+    root.push_attribute(("tests", tests.to_string().as_str()));
     root.push_attribute(("failures", failures.to_string().as_str()));
     root.push_attribute(("errors", "0"));
     root.push_attribute(("skipped", skipped.to_string().as_str()));
     root.push_attribute(("time", time.as_str()));
     w.write_event(Event::Start(root))?;
-    for suite in &suites {
+    for suite in suites(run) {
         let (tests, failures, skipped) = counts(&suite.cases);
         let mut start = BytesStart::new("testsuite");
         start.push_attribute(("name", xml_safe(&suite.name).as_ref()));

@@ -7,7 +7,6 @@ pub mod json;
 pub mod junit;
 pub mod log;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -16,7 +15,7 @@ use crate::delete::Outcome;
 use crate::gitlab::Counts;
 use crate::plan::{Plan, PlannedTag};
 use crate::policy::{PolicyResult, Status};
-use crate::rules::RuleId;
+use crate::rules::{Digest, Reason, RuleId};
 use crate::scope::{ScopeError, Skipped};
 
 /// The verb a person reads first on each line.
@@ -48,37 +47,77 @@ impl Verb {
 pub struct Final<'a> {
     pub verb: Verb,
     pub rule: RuleId,
-    pub reason: Cow<'a, str>,
+    pub reason: Why<'a>,
+}
+
+/// A final reason, written out only where a report writes it: the plan keeps no sentence per tag.
+#[derive(Clone, Copy)]
+pub enum Why<'a> {
+    /// The plan's reason for this tag.
+    Planned(&'a Reason, &'a str),
+    Text(&'a str),
+    DeletionFailed(&'a str),
+}
+
+impl fmt::Display for Why<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Why::Planned(reason, tag) => reason.text(tag).fmt(f),
+            Why::Text(text) => f.write_str(text),
+            Why::DeletionFailed(error) => write!(f, "deletion failed: {error}"),
+        }
+    }
+}
+
+impl serde::Serialize for Why<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 pub fn final_view<'a>(tag: &'a PlannedTag, outcome: &'a Outcome) -> Final<'a> {
+    let rule = tag.decision.rule;
     let planned = |verb| Final {
         verb,
-        rule: tag.decision.rule,
-        reason: Cow::Borrowed(tag.decision.reason.as_str()),
+        rule,
+        reason: Why::Planned(&tag.decision.reason, &tag.name),
     };
     match outcome {
         Outcome::Kept => planned(Verb::Kept),
         Outcome::WouldDelete => planned(Verb::WouldDelete),
         Outcome::Deleted => planned(Verb::Deleted),
-        Outcome::AlreadyGone => Final { verb: Verb::AlreadyGone, rule: tag.decision.rule, reason: Cow::Borrowed("DELETE answered 404: already deleted") },
+        Outcome::AlreadyGone => Final {
+            verb: Verb::AlreadyGone,
+            rule,
+            reason: Why::Text("DELETE answered 404: already deleted"),
+        },
         Outcome::Protected => Final {
             verb: Verb::Kept,
             rule: RuleId::Protected,
-            reason: Cow::Borrowed("GitLab refused: cannot delete protected tag(s) (a protection or immutability rule)"),
+            reason: Why::Text("GitLab refused: cannot delete protected tag(s) (a protection or immutability rule)"),
         },
         Outcome::BrokenUndeletable => Final {
             verb: Verb::Kept,
             rule: RuleId::BrokenUndeletable,
-            reason: Cow::Borrowed(
+            reason: Why::Text(
                 "warning: broken tag, but DELETE answered 404: this GitLab version cannot delete a tag whose manifest it cannot read",
             ),
         },
-        Outcome::Failed(e) => Final { verb: Verb::Failed, rule: tag.decision.rule, reason: Cow::Owned(format!("deletion failed: {e}")) },
-        Outcome::CounterpartKept(why) => {
-            Final { verb: Verb::Kept, rule: tag.decision.rule, reason: Cow::Borrowed(why.as_str()) }
-        }
-        Outcome::NotAttempted(why) => Final { verb: Verb::NotDeleted, rule: tag.decision.rule, reason: Cow::Borrowed(why.as_str()) },
+        Outcome::Failed(e) => Final {
+            verb: Verb::Failed,
+            rule,
+            reason: Why::DeletionFailed(e),
+        },
+        Outcome::CounterpartKept(why) => Final {
+            verb: Verb::Kept,
+            rule,
+            reason: Why::Text(why),
+        },
+        Outcome::NotAttempted(why) => Final {
+            verb: Verb::NotDeleted,
+            rule,
+            reason: Why::Text(why),
+        },
     }
 }
 
@@ -193,10 +232,10 @@ pub fn reclaimed_bytes(plan: &Plan, outcomes: &[Vec<Outcome>]) -> u64 {
     let mut total = 0;
     for (repo, repo_outcomes) in plan.repos.iter().zip(outcomes) {
         // digest → (size, still referenced)
-        let mut digests: HashMap<&str, (u64, bool)> = HashMap::new();
+        let mut digests: HashMap<&Digest, (u64, bool)> = HashMap::new();
         for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
             let Some(info) = &tag.info else { continue };
-            let Some(digest) = info.digest.as_deref() else {
+            let Some(digest) = &info.digest else {
                 continue;
             };
             let goes = matches!(outcome, Outcome::Deleted | Outcome::WouldDelete);
