@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""registry-gc benchmark: requests against the REST floor, wall time against the latency
-floor, peak RSS, throughput under a rate limit, and startup time.
+"""registry-gc benchmark: requests against the REST and GraphQL floors, wall time against the
+latency floor, peak RSS, throughput under a rate limit, and startup time.
 
 Runs the release binaries of registry-gc and fake-gitlab for real, each run on a fresh fake
 loaded with a generated fixture (model.py). The fake's request counters are the truth.
@@ -30,6 +30,21 @@ ENDPOINTS = [
     ("deletes", "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name"),
 ]
 FLOOR_KEYS = ["repository_pages", "tag_pages", "details", "deletes"]
+GRAPHQL_ENDPOINTS = [
+    ("probe", "POST /api/graphql (registryGcProbe)"),
+    ("repos", "GET /groups/:id/registry/repositories"),
+    ("tag pages", "POST /api/graphql (registryGcTags)"),
+    ("details", "GET /projects/:id/registry/repositories/:repository_id/tags/:tag_name"),
+    ("delete calls", "POST /api/graphql (registryGcDeleteTags)"),
+    ("deletes", "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name"),
+]
+GRAPHQL_FLOOR_KEYS = ["probe", "repository_pages", "tag_pages", "details", "delete_calls",
+                      "deletes"]
+# The backends compared: the same decisions (ages from build times on both), different requests.
+APIS = {
+    "rest": {"GC_API": "rest"},
+    "graphql": {"GC_API": "graphql", "GC_AGE_FROM": "created"},
+}
 
 CONFIGS = {
     "defaults": {},
@@ -93,6 +108,7 @@ def run_gc(args, fake, workdir, env_extra):
         "GC_SCOPE": "group",
         "GC_GROUP": model.GROUP,
         "GC_DRY_RUN": "false",
+        "GC_API": "rest",
         "GC_CONCURRENCY": str(args.concurrency),
         "GC_LOG_FILE": os.path.join(workdir, "gc.log"),
         "GC_JUNIT_FILE": os.path.join(workdir, "gc-junit.xml"),
@@ -146,8 +162,9 @@ def one_run(args, fixture_path, fixture, env_extra, latency_ms, faults_extra=Non
     return res
 
 
-def by_endpoint(stats):
-    return [stats["by_endpoint"].get(e, 0) for _, e in ENDPOINTS]
+def by_endpoint(stats, api="rest"):
+    endpoints = GRAPHQL_ENDPOINTS if api == "graphql" else ENDPOINTS
+    return [stats["by_endpoint"].get(e, 0) for _, e in endpoints]
 
 
 def all_tags(fixture):
@@ -159,14 +176,19 @@ def all_tags(fixture):
     return out
 
 
-def requests_vs_floor(size, config, fixture, res, floor, gone):
-    got = by_endpoint(res["stats"])
-    want = [floor[k] for k in FLOOR_KEYS]
+def requests_vs_floor(size, config, fixture, res, floor, gone, api="rest"):
+    got = by_endpoint(res["stats"], api)
+    keys = GRAPHQL_FLOOR_KEYS if api == "graphql" else FLOOR_KEYS
+    names = [n for n, _ in (GRAPHQL_ENDPOINTS if api == "graphql" else ENDPOINTS)]
+    want = [floor[k] for k in keys]
     other = res["stats"]["total"] - sum(got)
-    detail = (f"{res['stats']['total']} requests (repos {got[0]}, tag lists {got[1]}, details "
-              f"{got[2]}, deletes {got[3]}, other {other}) vs floor {floor['total']} "
-              f"({want[0]}/{want[1]}/{want[2]}/{want[3]})")
-    check(f"{size} tags, {config}: requests == REST floor",
+    detail = (f"{res['stats']['total']} requests ("
+              + ", ".join(f"{n} {g}" for n, g in zip(names, got))
+              + f", other {other}) vs floor {floor['total']} ("
+              + "/".join(str(w) for w in want) + ")")
+    label = "GraphQL floor" if api == "graphql" else "REST floor"
+    config = f"{config} over GraphQL" if api == "graphql" else config
+    check(f"{size} tags, {config}: requests == {label}",
           got == want and other == 0 and res["code"] == 0, detail)
     if "left" in res:
         expected = all_tags(fixture) - gone
@@ -218,13 +240,39 @@ def bench_size(args, size, rows):
     if size >= 100_000:
         check(f"{tags} tags: peak RSS <= 30 MB", res["rss_mb"] <= 30, f"{res['rss_mb']:.1f} MB")
 
+    # The same run over GraphQL, same latency.
+    if not args.rest_only:
+        gfloor, ggone = model.floor(fixture, CONFIGS["defaults"], api="graphql")
+        g = one_run(args, path, fixture, APIS["graphql"], args.latency_ms, label="graphql")
+        requests_vs_floor(tags, "defaults", fixture, g, gfloor, ggone, api="graphql")
+        gtotal = g["stats"]["total"]
+        glat = gtotal * args.latency_ms / 1000 / args.concurrency
+        rows[-1]["graphql"] = {"by_endpoint": by_endpoint(g["stats"], "graphql"), "total": gtotal,
+                               "floor": gfloor["total"], "wall": g["wall"], "latency_floor": glat,
+                               "rss_mb": g["rss_mb"], "cpu": g["cpu"]}
+        ratio = total / gtotal
+        print(f"  GraphQL: {gtotal} requests (floor {gfloor['total']}), REST/GraphQL {ratio:.2f}, "
+              f"wall {g['wall']:.2f}s (x{res['wall'] / g['wall']:.2f} "
+              f"faster), peak RSS {g['rss_mb']:.1f} MB", flush=True)
+        if size >= 10_000:
+            check(f"{tags} tags: requests REST/GraphQL >= 5", ratio >= 5,
+                  f"{total} / {gtotal} = {ratio:.2f}")
+            if glat:
+                check(f"{tags} tags over GraphQL: wall <= 1.25 x latency floor",
+                      g["wall"] <= 1.25 * glat,
+                      f"{g['wall']:.2f}s vs {glat:.2f}s = x{g['wall'] / glat:.3f}")
+        if size >= 100_000:
+            check(f"{tags} tags over GraphQL: peak RSS <= 30 MB", g["rss_mb"] <= 30,
+                  f"{g['rss_mb']:.1f} MB")
+
     # The other rule configurations: request counts only, so no latency.
     for name, env in CONFIGS.items():
         if name == "defaults" or args.only_timed:
             continue
-        floor, gone = model.floor(fixture, env)
-        res = one_run(args, path, fixture, env, 0, label=name)
-        requests_vs_floor(tags, name, fixture, res, floor, gone)
+        for api in ["rest"] if args.rest_only else ["rest", "graphql"]:
+            floor, gone = model.floor(fixture, env, api=api)
+            res = one_run(args, path, fixture, {**env, **APIS[api]}, 0, label=f"{name} {api}")
+            requests_vs_floor(tags, name, fixture, res, floor, gone, api=api)
     return path, fixture
 
 
@@ -293,6 +341,7 @@ def bench_startup(args, runs=21):
         env = {
             "CI_API_V4_URL": f"http://127.0.0.1:{port}/api/v4", "API_TOKEN": model.TOKEN,
             "GC_SCOPE": "group", "GC_GROUP": model.GROUP, "GC_DRY_RUN": "false",
+            "GC_API": "rest",
             "GC_LOG_FILE": os.path.join(workdir, "gc.log"),
             "GC_JUNIT_FILE": os.path.join(workdir, "gc-junit.xml"),
             "GC_REPORT_FILE": os.path.join(workdir, "gc-report.json"),
@@ -334,6 +383,18 @@ def table(rows, args):
               f"{ratio(r['latency_floor'])} | {ratio(r['fake_floor'])} | "
               f"{r['tags_per_s']:.0f} | "
               f"{r['rss_mb']:.1f} | {r['cpu']:.2f} | {r['fake_cpu']:.2f} |")
+    graphql = [r for r in rows if "graphql" in r]
+    if graphql:
+        print("\n| tags | REST requests | GraphQL requests | GraphQL floor | REST/GraphQL "
+              "| probe | repo pages | tag pages (20) | REST details | delete calls (20) "
+              "| REST deletes | GraphQL wall s | latency floor s | peak RSS MB |")
+        print("|" + "---|" * 14)
+        for r in graphql:
+            g = r["graphql"]
+            e = g["by_endpoint"]
+            print(f"| {r['tags']} | {r['total']} | {g['total']} | {g['floor']} | "
+                  f"{r['total'] / g['total']:.2f} | {e[0]} | {e[1]} | {e[2]} | {e[3]} | {e[4]} | "
+                  f"{e[5]} | {g['wall']:.2f} | {g['latency_floor']:.2f} | {g['rss_mb']:.1f} |")
 
 
 def main():
@@ -343,6 +404,8 @@ def main():
     p.add_argument("--only-timed", action="store_true",
                    help="only the timed run (default rules) of each size: no other rule "
                         "configurations, rate limits or startup (e.g. peak RSS of one size)")
+    p.add_argument("--rest-only", action="store_true",
+                   help="skip the GraphQL runs (REST and GraphQL side by side by default)")
     p.add_argument("--latency-ms", type=int, default=20,
                    help="latency per request of the timed runs (0: no wall-time target)")
     p.add_argument("--concurrency", type=int, default=8)
