@@ -59,9 +59,15 @@ pub fn gather(
     let lists = (0..repos.len()).map(Task::List).collect();
     crate::pool::run(lists, concurrency, |task, queue| match task {
         Task::List(r) => {
-            let result = list(client, backend, &repos[r]);
-            let _ = listings[r].set(result);
+            let (result, known) = match list(client, backend, &repos[r]) {
+                Ok(listed) => (Ok(listed.names), listed.known),
+                Err(e) => (Err(e), Vec::new()),
+            };
             let mut s = lock();
+            // Details before the listing, both under the lock: once the listing is set, a
+            // worker settling r's counterpart may settle r too, and must find its details.
+            s.details[r] = known;
+            let _ = listings[r].set(result);
             s.listed += 1;
             progress.tick(|| format!("listed tags of {}/{} repositories", s.listed, repos.len()));
             s.settle(r, rules, &links, &listings, &mut |r, t| {
@@ -70,11 +76,11 @@ pub fn gather(
         }
         Task::Details(r, t) => {
             let repo = &repos[r];
-            let listed = match listings[r].get() {
-                Some(Ok(listed)) => listed,
+            let names = match listings[r].get() {
+                Some(Ok(names)) => names,
                 _ => unreachable!("details are only queued for listed repositories"),
             };
-            let details = fetch_details(client, repo, &listed.names[t]);
+            let details = fetch_details(client, repo, &names[t]);
             let mut s = lock();
             s.details[r][t] = details;
             s.fetched += 1;
@@ -89,11 +95,10 @@ pub fn gather(
         .enumerate()
         .map(|(r, (repo, listing))| {
             let listing = listing.into_inner().unwrap_or(Err(ApiError::Interrupted));
-            let tags = listing.map_err(|e| e.to_string()).map(|listed| {
+            let tags = listing.map_err(|e| e.to_string()).map(|names| {
                 let details = std::mem::take(&mut details[r]);
                 let mut details = details.into_iter();
-                listed
-                    .names
+                names
                     .into_iter()
                     .map(|name| TagFacts {
                         name,
@@ -106,23 +111,18 @@ pub fn gather(
         .collect()
 }
 
-type Listing = Result<Listed, ApiError>;
+type Listing = Result<Vec<String>, ApiError>;
 
 /// A repository's tags as listed. GraphQL lists details too (`known`, one per name, `NotFetched`
 /// where GitLab returned null fields: a broken tag, whose REST details tell 404 from a glitch);
-/// REST lists names only (`known` empty).
+/// REST lists names only (`known` empty). The names are shared with the workers; the details go
+/// straight into the gathering state (held once, dropped where no decision needs them).
 struct Listed {
     names: Vec<String>,
     known: Vec<Details>,
 }
 
-impl Listed {
-    fn known(&self, t: usize) -> &Details {
-        self.known.get(t).unwrap_or(&Details::NotFetched)
-    }
-}
-
-fn list(client: &Client, backend: &Backend, repo: &Repo) -> Listing {
+fn list(client: &Client, backend: &Backend, repo: &Repo) -> Result<Listed, ApiError> {
     let mut seen = HashSet::new();
     match backend {
         Backend::Graphql { url, published_at } => {
@@ -229,9 +229,8 @@ impl Gathering {
                     return; // settled when the counterpart is
                 };
                 match listings[c].get() {
-                    Some(Ok(listed)) => Hint::Unless {
-                        kept: listed
-                            .names
+                    Some(Ok(names)) => Hint::Unless {
+                        kept: names
                             .iter()
                             .zip(need)
                             .filter(|(_, &need)| !need)
@@ -246,19 +245,14 @@ impl Gathering {
         };
         // `need`: the decision depends on the details. Details a tag does not need are not
         // kept even when GraphQL listed them, so both backends decide on the same facts.
+        let mut known = std::mem::take(&mut self.details[r]).into_iter();
         let (need, details): (Vec<bool>, Vec<Details>) = match listing {
-            Ok(listed) => listed
-                .names
+            Ok(names) => names
                 .iter()
-                .enumerate()
-                .map(|(t, name)| {
+                .map(|name| {
                     let need = rules::needs_details(rules, name, hint.hint(name));
-                    let known = if need {
-                        listed.known(t).clone()
-                    } else {
-                        Details::NotFetched
-                    };
-                    (need, known)
+                    let known = known.next().unwrap_or(Details::NotFetched);
+                    (need, if need { known } else { Details::NotFetched })
                 })
                 .unzip(),
             Err(_) => (Vec::new(), Vec::new()),

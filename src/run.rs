@@ -239,6 +239,11 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     let mut summary = Summary::compute(&plan, &outcomes, &policies, errors.len(), skipped.len());
     summary.mode = format!("{mode} ({})", config.mode.why);
     summary.dry_run = config.mode.dry_run;
+    summary.api = format!(
+        "{} (ages from {})",
+        choice.backend.name(),
+        config.rules.age_from.as_str()
+    );
     summary.requests = client.stats.snapshot();
     summary.duration_seconds = clock.elapsed().as_secs_f64();
     if let Some(why) = &stopped {

@@ -143,6 +143,8 @@ pub struct Run<'a> {
 pub struct Summary {
     pub mode: String,
     pub dry_run: bool,
+    /// The API that read and deleted tags (`rest` or `graphql`), and the age used.
+    pub api: String,
     pub projects: usize,
     pub repositories: usize,
     pub repositories_skipped: usize,
@@ -277,6 +279,7 @@ impl fmt::Display for Summary {
             .map(|(rule, n)| format!("{rule} {n}"))
             .collect();
         writeln!(f, "mode:            {}", self.mode)?;
+        writeln!(f, "api:             {}", self.api)?;
         writeln!(f, "projects:        {}", self.projects)?;
         writeln!(
             f,
