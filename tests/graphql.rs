@@ -322,3 +322,51 @@ fn a_delete_call_whose_answer_was_lost_is_not_reported_as_a_failure() {
     assert_eq!(fake.tags("big/project/app"), ["latest"]);
     assert!(out.with_outcome("failed").is_empty(), "{}", out.log);
 }
+
+/// Many small projects, each an image and its cache, listed by many workers at once with no
+/// latency: a cache is often settled by the worker that listed its counterpart, in the instant
+/// after its own listing landed. Every run must decide exactly as REST does.
+#[test]
+fn many_repositories_listed_at_once_decide_as_over_rest() {
+    let projects: Vec<serde_json::Value> = (1..=120)
+        .map(|p| {
+            json!({"id": p, "path": format!("many/p{p}"), "repositories": [
+                {"id": p * 10, "name": "app", "tags": [
+                    {"name": "latest", "age": "1h"},
+                    {"name": "feature-a", "age": "40d"},
+                    {"name": "feature-b", "broken": true}
+                ]},
+                {"id": p * 10 + 1, "name": "app.cache", "tags": [
+                    {"name": "feature-a"}, {"name": "feature-b"}, {"name": "feature-gone"}
+                ]}
+            ]})
+        })
+        .collect();
+    let fixture = json!({
+        "tokens": [{"token": TOKEN, "scopes": ["api"]}],
+        "groups": [{"id": 5, "path": "many", "access_level": 40}],
+        "projects": projects
+    });
+    let settings = [
+        ("GC_DRY_RUN", "false"),
+        ("GC_SCOPE", "group"),
+        ("GC_GROUP", "many"),
+        ("GC_CONCURRENCY", "16"),
+        ("GC_OLDER_THAN", "30d"),
+        ("GC_AGE_FROM", "created"),
+    ];
+    let rest_fake = FakeGitlab::start(fixture_of(&fixture));
+    let rest = run_on("rest", &rest_fake, &settings);
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    assert_eq!(rest.with_outcome("deleted").len(), 120 * 5);
+    for _ in 0..3 {
+        let fake = FakeGitlab::start(fixture_of(&fixture));
+        let out = run_on("graphql", &fake, &settings);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(result(&out, &fake), result(&rest, &rest_fake));
+    }
+}
+
+fn fixture_of(value: &serde_json::Value) -> Fixture {
+    fixture(value.clone())
+}
