@@ -424,6 +424,28 @@ fn parse_regex(variable: &str, value: &str) -> Result<FullRegex, ConfigError> {
     })
 }
 
+/// One of a few words, in any case: `expected a, b or c` otherwise.
+fn parse_choice<T: Copy>(
+    variable: &str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let lower = value.to_ascii_lowercase();
+    if let Some((_, choice)) = choices.iter().find(|(name, _)| *name == lower) {
+        return Ok(*choice);
+    }
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let expected = match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(err(
+        variable,
+        format!("`{value}` is not allowed (expected {expected})"),
+    ))
+}
+
 fn one_of(variable: &str, value: &str, allowed: &[&str]) -> Result<String, ConfigError> {
     if allowed.contains(&value) {
         Ok(value.to_string())
@@ -518,25 +540,22 @@ impl Raw {
             }
         };
 
-        let api = match self
+        let api = self
             .gc_api
             .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("auto") => ApiChoice::Auto,
-            Some("rest") => ApiChoice::Rest,
-            Some("graphql") => ApiChoice::Graphql,
-            Some(_) => {
-                return Err(err(
+            .map(|v| {
+                parse_choice(
                     "GC_API",
-                    format!(
-                        "`{}` is not allowed (expected auto, rest or graphql)",
-                        self.gc_api.as_deref().unwrap_or_default()
-                    ),
-                ))
-            }
-        };
+                    v,
+                    &[
+                        ("auto", ApiChoice::Auto),
+                        ("rest", ApiChoice::Rest),
+                        ("graphql", ApiChoice::Graphql),
+                    ],
+                )
+            })
+            .transpose()?
+            .unwrap_or(ApiChoice::Auto);
         if api == ApiChoice::Graphql && graphql_url.is_none() {
             return Err(err(
                 "CI_API_GRAPHQL_URL",
@@ -549,25 +568,20 @@ impl Raw {
                 "graphql needs API_TOKEN: GitLab's GraphQL API does not accept CI_JOB_TOKEN",
             ));
         }
-        let age_from = match self
+        let age_from = self
             .gc_age_from
             .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None => None,
-            Some("published") => Some(AgeFrom::Published),
-            Some("created") => Some(AgeFrom::Created),
-            Some(_) => {
-                return Err(err(
+            .map(|v| {
+                parse_choice(
                     "GC_AGE_FROM",
-                    format!(
-                        "`{}` is not allowed (expected published or created)",
-                        self.gc_age_from.as_deref().unwrap_or_default()
-                    ),
-                ))
-            }
-        };
+                    v,
+                    &[
+                        ("published", AgeFrom::Published),
+                        ("created", AgeFrom::Created),
+                    ],
+                )
+            })
+            .transpose()?;
         if age_from == Some(AgeFrom::Published) && api == ApiChoice::Rest {
             return Err(err(
                 "GC_AGE_FROM",
@@ -933,6 +947,73 @@ mod tests {
 
     fn error_of(extra: &[(&str, &str)]) -> ConfigError {
         with(extra).expect_err("configuration should be rejected")
+    }
+
+    #[test]
+    fn the_graphql_url_is_derived_beside_the_rest_url_and_kept_on_its_origin() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.api, ApiChoice::Auto);
+        assert_eq!(c.age_from, None, "unset: the backend decides");
+        assert_eq!(
+            c.graphql_url.unwrap().as_str(),
+            "http://127.0.0.1:1/api/graphql"
+        );
+        let c = with(&[("CI_API_V4_URL", "https://g.example/gitlab/api/v4/")]).unwrap();
+        assert_eq!(
+            c.graphql_url.unwrap().as_str(),
+            "https://g.example/gitlab/api/graphql",
+            "relative URL root kept"
+        );
+        let c = with(&[("CI_API_V4_URL", "https://g.example/v4")]).unwrap();
+        assert_eq!(
+            c.graphql_url, None,
+            "nothing to derive from: auto uses REST"
+        );
+        assert_eq!(
+            error_of(&[
+                ("CI_API_V4_URL", "https://g.example/v4"),
+                ("GC_API", "graphql")
+            ])
+            .variable,
+            "CI_API_GRAPHQL_URL"
+        );
+        assert_eq!(
+            error_of(&[("CI_API_GRAPHQL_URL", "http://127.0.0.1:2/api/graphql")]).variable,
+            "CI_API_GRAPHQL_URL",
+            "another port is another origin"
+        );
+    }
+
+    #[test]
+    fn api_and_age_settings_are_validated() {
+        assert_eq!(
+            with(&[("GC_API", "GraphQL")]).unwrap().api,
+            ApiChoice::Graphql
+        );
+        assert_eq!(
+            with(&[("GC_AGE_FROM", "created")]).unwrap().age_from,
+            Some(AgeFrom::Created)
+        );
+        let e = error_of(&[("GC_API", "soap")]);
+        assert_eq!(
+            e.to_string(),
+            "GC_API: `soap` is not allowed (expected auto, rest or graphql)"
+        );
+        let e = error_of(&[("GC_AGE_FROM", "pushed")]);
+        assert_eq!(
+            e.to_string(),
+            "GC_AGE_FROM: `pushed` is not allowed (expected published or created)"
+        );
+        assert_eq!(
+            error_of(&[("GC_API", "rest"), ("GC_AGE_FROM", "published")]).variable,
+            "GC_AGE_FROM"
+        );
+        let job = [
+            ("API_TOKEN", ""),
+            ("CI_JOB_TOKEN", "job"),
+            ("GC_API", "graphql"),
+        ];
+        assert_eq!(error_of(&job).variable, "GC_API");
     }
 
     #[test]

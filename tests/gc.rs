@@ -483,6 +483,19 @@ fn every_configuration_error_exits_2_before_any_request() {
         (&[("GC_MAX_DELETIONS", "lots")], "GC_MAX_DELETIONS"),
         (&[("GC_DRY_RUM", "true")], "GC_DRY_RUM"),
         (&[("GC_POLICY_CADENCE", "2d")], "GC_POLICY_CADENCE"),
+        (&[("GC_API", "soap")], "GC_API"),
+        (&[("GC_AGE_FROM", "pushed")], "GC_AGE_FROM"),
+        (
+            &[("GC_API", "rest"), ("GC_AGE_FROM", "published")],
+            "GC_AGE_FROM",
+        ),
+        (
+            &[(
+                "CI_API_GRAPHQL_URL",
+                "https://elsewhere.example/api/graphql",
+            )],
+            "CI_API_GRAPHQL_URL",
+        ),
         (
             &[("CI_NODE_INDEX", "3"), ("CI_NODE_TOTAL", "2")],
             "CI_NODE_INDEX",

@@ -9,13 +9,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn run_on(api: &str, fake: &FakeGitlab, extra: &[(&str, &str)]) -> common::Outcome {
-    let mut vars = env_for(fake, extra);
-    vars.retain(|(k, _)| k != "GC_API");
-    vars.push(("GC_API".into(), api.into()));
-    run_with(&vars)
-}
-
 fn faults(value: serde_json::Value) -> Faults {
     serde_json::from_value(value).expect("fault JSON matches the fake's Faults")
 }
@@ -72,24 +65,17 @@ fn the_demo_gets_the_same_decisions_and_the_same_registry_on_both_backends() {
             b.log
         );
         assert!(
-            b.stats_total() * 2 <= a.stats_total() + 20,
+            requests_of(&b) * 2 <= requests_of(&a) + 20,
             "{settings:?}: graphql {} vs rest {} requests",
-            b.stats_total(),
-            a.stats_total()
+            requests_of(&b),
+            requests_of(&a)
         );
     }
 }
 
-trait Total {
-    fn stats_total(&self) -> u64;
-}
-
-impl Total for common::Outcome {
-    fn stats_total(&self) -> u64 {
-        self.report["summary"]["requests"]["total"]
-            .as_u64()
-            .unwrap()
-    }
+/// Requests of a run, as its report counts them.
+fn requests_of(out: &common::Outcome) -> u64 {
+    out.report["summary"]["requests"]["total"].as_u64().unwrap()
 }
 
 /// One repository: `n` build tags pushed 30 days ago, every tenth broken, plus `latest`.
@@ -342,7 +328,7 @@ fn many_repositories_listed_at_once_decide_as_over_rest() {
             ]})
         })
         .collect();
-    let fixture = json!({
+    let fixture_json = json!({
         "tokens": [{"token": TOKEN, "scopes": ["api"]}],
         "groups": [{"id": 5, "path": "many", "access_level": 40}],
         "projects": projects
@@ -355,18 +341,14 @@ fn many_repositories_listed_at_once_decide_as_over_rest() {
         ("GC_OLDER_THAN", "30d"),
         ("GC_AGE_FROM", "created"),
     ];
-    let rest_fake = FakeGitlab::start(fixture_of(&fixture));
+    let rest_fake = FakeGitlab::start(fixture(fixture_json.clone()));
     let rest = run_on("rest", &rest_fake, &settings);
     assert_eq!(rest.code, 0, "{}", rest.stderr);
     assert_eq!(rest.with_outcome("deleted").len(), 120 * 5);
     for _ in 0..3 {
-        let fake = FakeGitlab::start(fixture_of(&fixture));
+        let fake = FakeGitlab::start(fixture(fixture_json.clone()));
         let out = run_on("graphql", &fake, &settings);
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert_eq!(result(&out, &fake), result(&rest, &rest_fake));
     }
-}
-
-fn fixture_of(value: &serde_json::Value) -> Fixture {
-    fixture(value.clone())
 }

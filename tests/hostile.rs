@@ -13,10 +13,7 @@ use common::*;
 use serde_json::json;
 
 fn run(fake: &FakeGitlab, extra: &[(&str, &str)]) -> common::Outcome {
-    let mut vars = env_for(fake, extra);
-    vars.retain(|(k, _)| k != "GC_API");
-    vars.push(("GC_API".into(), "rest".into()));
-    run_with(&vars)
+    run_on("rest", fake, extra)
 }
 
 fn faults(value: serde_json::Value) -> Faults {

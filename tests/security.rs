@@ -13,10 +13,7 @@ use serde_json::json;
 
 /// REST's mechanics (redirects of REST endpoints, `Link` pagination) are tested over REST.
 fn run_rest(fake: &FakeGitlab, extra: &[(&str, &str)]) -> common::Outcome {
-    let mut vars = env_for(fake, extra);
-    vars.retain(|(k, _)| k != "GC_API");
-    vars.push(("GC_API".into(), "rest".into()));
-    run_with(&vars)
+    run_on("rest", fake, extra)
 }
 
 fn faults(value: serde_json::Value) -> Faults {

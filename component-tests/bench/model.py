@@ -40,8 +40,8 @@ def _age(rng, young_share):
     return f"{rng.randint(32, 400)}d"
 
 
-def _image_tags(rng, n, serial):
-    """n tags of an image repository: stable, branch, broken, protected, null-age."""
+def _tag_list(n):
+    """An empty tag list, and the function that adds a tag to it: distinct names, at most n."""
     tags = []
     names = set()
 
@@ -49,6 +49,13 @@ def _image_tags(rng, n, serial):
         if tag["name"] not in names and len(tags) < n:
             names.add(tag["name"])
             tags.append(tag)
+
+    return tags, add
+
+
+def _image_tags(rng, n, serial):
+    """n tags of an image repository: stable, branch, broken, protected, null-age."""
+    tags, add = _tag_list(n)
 
     add({"name": "latest", "age": f"{rng.randint(1, 30)}h"})
     add({"name": "main", "age": f"{rng.randint(1, 30)}h"})
@@ -84,13 +91,7 @@ def _image_tags(rng, n, serial):
 
 def _cache_tags(rng, n, counterpart):
     """n tags of a cache repository: null created_at, half named like a counterpart tag."""
-    tags = []
-    names = set()
-
-    def add(tag):
-        if tag["name"] not in names and len(tags) < n:
-            names.add(tag["name"])
-            tags.append(tag)
+    tags, add = _tag_list(n)
 
     add({"name": "main"})
     pool = [t["name"] for t in counterpart if not t.get("broken") and t["name"] != "main"]

@@ -104,6 +104,11 @@ fn tags_query(published_at: bool) -> String {
     )
 }
 
+/// How errors name a GraphQL request: one path, so the operation says what was asked.
+fn request_name(url: &Url, operation: &str) -> String {
+    format!("POST {} ({operation})", url.path())
+}
+
 /// GitLab's global id of a container repository (`GlobalID` of `ContainerRepository`).
 fn repository_gid(repository: u64) -> String {
     format!("gid://gitlab/ContainerRepository/{repository}")
@@ -150,7 +155,7 @@ impl Client {
         body: &Value,
         extract: impl Fn(Value) -> Result<T, String>,
     ) -> Result<T, ApiError> {
-        let request = format!("POST {} ({operation})", url.path());
+        let request = request_name(url, operation);
         self.call_named(&request, endpoint, Method::POST, url, Some(body), |reply| {
             judge(&request, reply, &extract)
         })
@@ -250,7 +255,7 @@ impl Client {
                 (true, Some(cursor)) if seen_cursors.insert(cursor.clone()) => Some(cursor),
                 (true, cursor) => {
                     return Err(ApiError::Decode {
-                        request: "POST /api/graphql (registryGcTags)".into(),
+                        request: request_name(url, "registryGcTags"),
                         detail: format!(
                             "hasNextPage is true but endCursor is {}",
                             if cursor.is_some() { "repeated" } else { "null" }

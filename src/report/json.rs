@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use serde::ser::{Serialize, SerializeSeq, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::{final_view, Run, Why};
@@ -93,12 +93,14 @@ struct Repositories<'a>(&'a Run<'a>);
 
 impl Serialize for Repositories<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let plan = &self.0.plan.repos;
-        let mut seq = serializer.serialize_seq(Some(plan.len()))?;
-        for (repo, outcomes) in plan.iter().zip(self.0.outcomes) {
-            seq.serialize_element(&Repository { repo, outcomes })?;
-        }
-        seq.end()
+        let run = self.0;
+        serializer.collect_seq(
+            run.plan
+                .repos
+                .iter()
+                .zip(run.outcomes)
+                .map(|(repo, outcomes)| Repository { repo, outcomes }),
+        )
     }
 }
 
@@ -135,12 +137,14 @@ struct Tags<'a>(&'a Repository<'a>);
 
 impl Serialize for Tags<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let tags = &self.0.repo.tags;
-        let mut seq = serializer.serialize_seq(Some(tags.len()))?;
-        for (tag, outcome) in tags.iter().zip(self.0.outcomes) {
-            seq.serialize_element(&Tag { tag, outcome })?;
-        }
-        seq.end()
+        serializer.collect_seq(
+            self.0
+                .repo
+                .tags
+                .iter()
+                .zip(self.0.outcomes)
+                .map(|(tag, outcome)| Tag { tag, outcome }),
+        )
     }
 }
 

@@ -139,6 +139,14 @@ pub fn run(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Outcome {
     run_with(&env_for(fake, extra))
 }
 
+/// [`run`] over the given API (`rest`, `graphql`, `auto`), whatever the suite's backend.
+pub fn run_on(api: &str, fake: &FakeGitlab, extra: &[(&str, &str)]) -> Outcome {
+    let mut vars = env_for(fake, extra);
+    vars.retain(|(k, _)| k != "GC_API");
+    vars.push(("GC_API".into(), api.into()));
+    run_with(&vars)
+}
+
 pub fn tempdir() -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);

@@ -14,19 +14,6 @@ const TAGS_TEMPLATE: &str = "/projects/:id/registry/repositories/:repository_id/
 const TAG_TEMPLATE: &str = "/projects/:id/registry/repositories/:repository_id/tags/:tag_name";
 const APP_TAGS: &str = "/projects/1/registry/repositories/101/tags";
 
-fn script(method: &str, endpoint: &str, fault: FaultKind) -> Faults {
-    Faults {
-        scripted: vec![ScriptedFault {
-            method: method.into(),
-            endpoint: endpoint.into(),
-            fault,
-            times: 1,
-            skip: 0,
-        }],
-        ..Faults::default()
-    }
-}
-
 #[test]
 fn status_faults_replace_the_answer_once() {
     let f = FakeGitlab::start(Fixture::demo());

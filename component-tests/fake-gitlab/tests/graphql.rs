@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use fake_gitlab::{FakeGitlab, FaultKind, Faults, Fixture, RateLimit, ScriptedFault};
+use fake_gitlab::{FakeGitlab, FaultKind, Faults, Fixture, RateLimit};
 use serde_json::{json, Value};
 
 const APP: &str = "gid://gitlab/ContainerRepository/101";
@@ -446,24 +446,11 @@ fn missing_tags_count_as_deleted_where_gitlab_says_so() {
     );
 }
 
-fn script(endpoint: &str, fault: FaultKind) -> Faults {
-    Faults {
-        scripted: vec![ScriptedFault {
-            method: "POST".into(),
-            endpoint: endpoint.into(),
-            fault,
-            times: 1,
-            skip: 0,
-        }],
-        ..Faults::default()
-    }
-}
-
 #[test]
 fn faults_apply_to_graphql() {
     let f = FakeGitlab::start(Fixture::demo());
     let q = "{ containerRepository(id: \"gid://gitlab/ContainerRepository/101\") { name } }";
-    f.set_faults(script("/api/graphql", FaultKind::GraphqlError));
+    f.set_faults(script("POST", "/api/graphql", FaultKind::GraphqlError));
     let r = gql(&f, Some(TOKEN), q, Value::Null);
     assert_eq!(
         (r.status, r.json()),
@@ -477,7 +464,11 @@ fn faults_apply_to_graphql() {
         "app"
     );
 
-    f.set_faults(script("/api/graphql (del)", FaultKind::GraphqlPartial));
+    f.set_faults(script(
+        "POST",
+        "/api/graphql (del)",
+        FaultKind::GraphqlPartial,
+    ));
     let v = destroy(&f, TOKEN, &["mr-17"]);
     assert_eq!(v["data"], json!({"destroyContainerRepositoryTags": null}));
     assert_eq!(v["errors"][0]["message"], "Internal server error");
@@ -486,7 +477,11 @@ fn faults_apply_to_graphql() {
         "not applied"
     );
 
-    f.set_faults(script("/api/graphql (del)", FaultKind::ServiceUnavailable));
+    f.set_faults(script(
+        "POST",
+        "/api/graphql (del)",
+        FaultKind::ServiceUnavailable,
+    ));
     assert_eq!(
         gql(
             &f,
@@ -497,7 +492,7 @@ fn faults_apply_to_graphql() {
         .status,
         503
     );
-    f.set_faults(script("/api/graphql (del)", FaultKind::DropAfter));
+    f.set_faults(script("POST", "/api/graphql (del)", FaultKind::DropAfter));
     assert!(
         !gql(
             &f,

@@ -28,7 +28,7 @@ use crate::http::{Request, Response};
 use crate::params::parse_pairs;
 use crate::state::State;
 use exec::{Caller, Exec};
-use graphql_parser::query::{Definition, OperationDefinition, Selection};
+use graphql_parser::query::Selection;
 use schema::Schema;
 use serde_json::{json, Map, Value};
 use validate::{Doc, Validator};
@@ -76,27 +76,32 @@ pub(crate) fn template(req: &Request, mode: Mode) -> Option<String> {
     if mode == Mode::Absent || req.method != "POST" {
         return None;
     }
-    let label = request_body(req)
-        .ok()
-        .and_then(
-            |Body {
-                 query,
-                 operation_name: name,
-                 ..
-             }| {
-                let doc = graphql_parser::parse_query::<String>(&query)
-                    .ok()?
-                    .into_static();
-                let op = validate::select_operation(&doc, name.as_deref()).ok()?;
-                Some(match op.name {
-                    Some(n) => n.to_string(),
-                    None => root_fields(&op.set.items).join(","),
-                })
-            },
-        )
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "invalid".to_string());
+    let label = with_operation(req, |name, roots| match name {
+        Some(n) => n.to_string(),
+        None => root_fields(roots).join(","),
+    })
+    .filter(|l| !l.is_empty())
+    .unwrap_or_else(|| "invalid".to_string());
     Some(format!("POST {PATH} ({label})"))
+}
+
+/// The operation of the request's body, as it would be executed (named by `operationName`, or
+/// the only one), given to `read` with its name and root selections; `None` when the body has
+/// no such operation.
+fn with_operation<T>(
+    req: &Request,
+    read: impl FnOnce(Option<&str>, &[Selection<'static, String>]) -> T,
+) -> Option<T> {
+    let Body {
+        query,
+        operation_name,
+        ..
+    } = request_body(req).ok()?;
+    let doc = graphql_parser::parse_query::<String>(&query)
+        .ok()?
+        .into_static();
+    let op = validate::select_operation(&doc, operation_name.as_deref()).ok()?;
+    Some(read(op.name, &op.set.items))
 }
 
 fn root_fields(items: &[Selection<'static, String>]) -> Vec<String> {
@@ -318,50 +323,19 @@ pub(crate) fn complexity_error() -> Response {
 /// null, each with an `Internal server error` entry (GraphqlController's
 /// message outside development). Nothing is applied.
 pub(crate) fn partial_error(req: &Request) -> Response {
-    let keys: Vec<(String, Value)> = request_body(req)
-        .ok()
-        .and_then(
-            |Body {
-                 query,
-                 operation_name: name,
-                 ..
-             }| {
-                let doc = graphql_parser::parse_query::<String>(&query)
-                    .ok()?
-                    .into_static();
-                let found = doc.definitions.iter().find_map(|d| match d {
-                    Definition::Operation(OperationDefinition::Query(q))
-                        if name.is_none() || q.name == name =>
-                    {
-                        Some(q.selection_set.items.clone())
-                    }
-                    Definition::Operation(OperationDefinition::Mutation(m))
-                        if name.is_none() || m.name == name =>
-                    {
-                        Some(m.selection_set.items.clone())
-                    }
-                    Definition::Operation(OperationDefinition::SelectionSet(s))
-                        if name.is_none() =>
-                    {
-                        Some(s.items.clone())
-                    }
-                    _ => None,
-                })?;
-                Some(
-                    found
-                        .iter()
-                        .filter_map(|s| match s {
-                            Selection::Field(f) => Some((
-                                f.alias.clone().unwrap_or_else(|| f.name.clone()),
-                                json!([{"line": f.position.line, "column": f.position.column}]),
-                            )),
-                            _ => None,
-                        })
-                        .collect(),
-                )
-            },
-        )
-        .unwrap_or_default();
+    let keys: Vec<(String, Value)> = with_operation(req, |_, roots| {
+        roots
+            .iter()
+            .filter_map(|s| match s {
+                Selection::Field(f) => Some((
+                    f.alias.clone().unwrap_or_else(|| f.name.clone()),
+                    json!([{"line": f.position.line, "column": f.position.column}]),
+                )),
+                _ => None,
+            })
+            .collect()
+    })
+    .unwrap_or_default();
     let mut data = Map::new();
     let mut errs = Vec::new();
     for (key, locations) in keys {

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use fake_gitlab::FakeGitlab;
+use fake_gitlab::{FakeGitlab, FaultKind, Faults, ScriptedFault};
 use serde_json::Value;
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
@@ -184,4 +184,18 @@ pub fn read_response(r: &mut impl BufRead) -> (String, Vec<u8>) {
     let mut body = vec![0; len];
     r.read_exact(&mut body).unwrap();
     (status, body)
+}
+
+/// One scripted fault, on the next matching request only.
+pub fn script(method: &str, endpoint: &str, fault: FaultKind) -> Faults {
+    Faults {
+        scripted: vec![ScriptedFault {
+            method: method.into(),
+            endpoint: endpoint.into(),
+            fault,
+            times: 1,
+            skip: 0,
+        }],
+        ..Faults::default()
+    }
 }
