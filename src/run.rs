@@ -1,12 +1,17 @@
-//! One run, start to end: scope → facts → plan → (safety check) → act → policy → reports.
+//! One run, start to end, as the pipeline of design §1: choose the API → scope → facts →
+//! decisions (pure) → safety limit → act → built-in policy → reports.
 //!
-//! Data flows one way. Nothing is deleted until the complete plan exists; every early stop
-//! (a failed listing, a safety limit, a signal) still writes all three reports.
+//! [`run`] reads as that list: each stage is one function of [`Steps`] that takes what the
+//! stage before it produced and returns what the next one needs. Data flows one way. Nothing is
+//! deleted until the complete plan exists; every early stop (a failed listing, a safety limit, a
+//! signal) still writes all three reports. What goes wrong along the way without stopping the
+//! run (skipped repositories, failed listings, the reason a run stopped) is collected in
+//! [`Notes`], which the reports render.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::backend::{self, ChoiceError};
+use crate::backend::{self, Choice, ChoiceError};
 use crate::config::{self, Config};
 use crate::delete::{self, Outcome};
 use crate::facts;
@@ -16,7 +21,7 @@ use crate::policy::{self, PolicyResult};
 use crate::progress::Progress;
 use crate::report::{self, log::DecisionLog, Run, Summary};
 use crate::rules::Action;
-use crate::scope::{self, ScopeError, Skipped};
+use crate::scope::{self, InScope, ScopeError, Skipped};
 use crate::signals::Interrupt;
 
 /// Exit codes (design §5).
@@ -29,279 +34,416 @@ pub mod exit {
 
 /// Runs registry-gc with a validated configuration and returns the process exit code.
 pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
-    let clock = Instant::now();
-    let started_at = jiff::Timestamp::now();
-    let log = match DecisionLog::create(&config.log_file) {
-        Ok(log) => log,
-        Err(e) => {
-            log::error!(
-                "GC_LOG_FILE: cannot create {}: {e}",
-                config.log_file.display()
-            );
-            return exit::CONFIG;
-        }
+    let started = Started::now();
+    let (log, client) = match open(config, &interrupt) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
-    let client = match Client::new(config, interrupt.clone()) {
-        Ok(client) => client,
-        Err(e) => {
-            log::error!("{e}");
-            return exit::CONFIG;
-        }
+    announce(&log, config, &started);
+    let (choice, config) = match choose_api(&client, config, &log, &interrupt) {
+        Ok(chosen) => chosen,
+        Err(code) => return code,
     };
-    let mode = if config.mode.dry_run {
+    let steps = Steps {
+        config: &config,
+        client: &client,
+        log: &log,
+        interrupt: &interrupt,
+        progress: Progress::new(Duration::from_secs(5)),
+    };
+    let mut notes = Notes::default();
+    let in_scope = steps.scope(&mut notes);
+    let plan = steps.decide(&choice, in_scope, &notes);
+    let mut outcomes = steps.record_plan(&plan, &mut notes);
+    let refused = steps.safety_limit(&plan, &mut outcomes, &mut notes);
+    steps.act(&choice, &plan, &mut outcomes, refused);
+    let policies = steps.apply_policy(refused, &mut notes);
+    steps.report(
+        &started, &choice, &plan, &outcomes, &policies, notes, refused,
+    )
+}
+
+/// When the run started, by the wall clock (for the reports) and the monotonic one (for the
+/// duration).
+struct Started {
+    at: jiff::Timestamp,
+    clock: Instant,
+}
+
+impl Started {
+    fn now() -> Started {
+        Started {
+            at: jiff::Timestamp::now(),
+            clock: Instant::now(),
+        }
+    }
+}
+
+/// What the stages report without stopping the run.
+#[derive(Default)]
+struct Notes {
+    skipped: Vec<Skipped>,
+    errors: Vec<ScopeError>,
+    /// Why the run stopped early or refused to act.
+    stopped: Option<String>,
+}
+
+/// The decision log and the API client; failing to make either is a configuration error.
+fn open(config: &Config, interrupt: &Interrupt) -> Result<(DecisionLog, Client), i32> {
+    let log = DecisionLog::create(&config.log_file).map_err(|e| {
+        log::error!(
+            "GC_LOG_FILE: cannot create {}: {e}",
+            config.log_file.display()
+        );
+        exit::CONFIG
+    })?;
+    let client = Client::new(config, interrupt.clone()).map_err(|e| {
+        log::error!("{e}");
+        exit::CONFIG
+    })?;
+    Ok((log, client))
+}
+
+fn mode_word(config: &Config) -> &'static str {
+    if config.mode.dry_run {
         "dry-run"
     } else {
         "delete"
-    };
+    }
+}
+
+/// The first line of gc.log and of stderr: what this run will do, and why.
+fn announce(log: &DecisionLog, config: &Config, started: &Started) {
+    let mode = mode_word(config);
     log.text(&format!(
-        "registry-gc {} started {started_at}: {mode} ({}), scope: {}",
+        "registry-gc {} started {}: {mode} ({}), scope: {}",
         env!("CARGO_PKG_VERSION"),
+        started.at,
         config.mode.why,
         config.scope
     ));
     log::info!("{mode} ({}), scope: {}", config.mode.why, config.scope);
+}
 
-    // 0. The API for tags, and with it the age the rules judge. Failing here is a configuration
-    // error: nothing has been decided yet.
-    let resolved = backend::choose(&client, config).and_then(|choice| {
+/// The API for tags, and with it the age the rules judge. Failing here is a configuration
+/// error: nothing has been decided yet.
+fn choose_api(
+    client: &Client,
+    config: &Config,
+    log: &DecisionLog,
+    interrupt: &Interrupt,
+) -> Result<(Choice, Config), i32> {
+    let resolved = backend::choose(client, config).and_then(|choice| {
         let age_from = backend::age_from(config, &choice)?;
         Ok((choice, age_from))
     });
-    let (choice, config) = match resolved {
-        Ok((choice, age_from)) => {
-            let mut config = config.clone();
-            config.rules.age_from = age_from;
-            (choice, config)
-        }
-        Err(ChoiceError::Interrupted) => return interrupt.exit_code().unwrap_or(exit::CONFIG),
+    let (choice, age_from) = match resolved {
+        Ok(resolved) => resolved,
+        Err(ChoiceError::Interrupted) => return Err(interrupt.exit_code().unwrap_or(exit::CONFIG)),
         Err(ChoiceError::Config { variable, message }) => {
             log::error!("{variable}: {message}");
             log.text(&format!("stopped      {variable}: {message}"));
-            return exit::CONFIG;
+            return Err(exit::CONFIG);
         }
     };
-    let config = &config;
+    let mut config = config.clone();
+    config.rules.age_from = age_from;
     log.text(&format!(
         "api          {} ({}); ages from {}",
         choice.backend.name(),
         choice.why,
-        config.rules.age_from.as_str()
+        age_from.as_str()
     ));
     log::info!("api: {} ({})", choice.backend.name(), choice.why);
-    let progress = Progress::new(Duration::from_secs(5));
+    Ok((choice, config))
+}
 
-    let mut skipped: Vec<Skipped> = Vec::new();
-    let mut errors: Vec<ScopeError> = Vec::new();
-    let mut stopped: Option<String> = None;
+/// What every stage after the API choice works with.
+struct Steps<'a> {
+    config: &'a Config,
+    client: &'a Client,
+    log: &'a DecisionLog,
+    interrupt: &'a Interrupt,
+    progress: Progress,
+}
 
-    // 1. Scope.
-    let in_scope = match scope::repositories(&client, config) {
-        Ok(s) => s,
-        Err(e) => {
-            if e != ApiError::Interrupted {
-                log::error!("{e}");
-                errors.push(ScopeError {
-                    what: config.scope.to_string(),
-                    error: e.to_string(),
-                });
-            }
-            stopped = Some(format!("listing the repositories in scope failed: {e}"));
-            scope::InScope::default()
-        }
-    };
-    skipped.extend(in_scope.skipped);
-    errors.extend(in_scope.errors);
-    for s in &skipped {
-        log.text(&format!("skipped      {}  ({})", s.what, s.why));
-    }
-    for e in &errors {
-        log.text(&format!("error        {}  {}", e.what, e.error));
-    }
-    log::info!(
-        "{} repositories in {} projects",
-        in_scope.repositories.len(),
-        in_scope.projects.len()
-    );
-
-    // 2. Facts, 3. plan. Repositories seen but not examined must never look "missing".
-    let unknown: HashSet<String> = skipped.iter().map(|s| s.what.clone()).collect();
-    let facts = facts::gather(
-        &client,
-        &choice.backend,
-        &config.rules,
-        in_scope.repositories,
-        &unknown,
-        config.concurrency,
-        &progress,
-    );
-    let plan = plan::plan(&config.rules, jiff::Timestamp::now(), facts, &unknown);
-    let mut outcomes = Outcome::initial(&plan, config.mode.dry_run);
-    for (repo, repo_outcomes) in plan.repos.iter().zip(&outcomes) {
-        if let Some(e) = &repo.error {
-            log::error!("{}: {e}", repo.repo.path);
-            log.text(&format!(
-                "error        {}  tag list failed, repository left untouched: {e}",
-                repo.repo.path
-            ));
-        }
-        for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
-            // Deletions are logged when they happen; everything else is final now.
-            if tag.decision.action == Action::Keep || config.mode.dry_run {
-                log.tag(&repo.repo, tag, outcome);
-            }
-        }
-    }
-    if interrupt.is_raised() {
-        stopped.get_or_insert_with(|| "interrupted before any deletion".into());
-        mark_not_attempted(&plan, &mut outcomes, "interrupted before deletion");
-    }
-
-    // 4. Safety limit, judged on the complete plan.
-    let planned = plan.deletions();
-    let mut refused = false;
-    if let Some(max) = config.max_deletions {
-        if planned > max {
-            refused = true;
-            let why = format!("the plan deletes {planned} tags, more than GC_MAX_DELETIONS={max}: nothing deleted");
-            log::error!("{why}");
-            stopped = Some(why.clone());
-            if !config.mode.dry_run {
-                mark_not_attempted(&plan, &mut outcomes, &why);
-            }
-        }
-    }
-
-    // 5. Act.
-    if !config.mode.dry_run && !refused && !interrupt.is_raised() && planned > 0 {
-        log::info!("deleting {planned} tags");
-        delete::execute(
-            &delete::With {
-                client: &client,
-                backend: &choice.backend,
-                concurrency: config.concurrency,
-                interrupt: &interrupt,
-                progress: &progress,
-            },
-            &plan,
-            &mut outcomes,
-            &|repo, tag, outcome| log.tag(repo, tag, outcome),
-        );
-    } else if !config.mode.dry_run {
-        // Planned deletions that did not happen still get their line.
-        for (repo, repo_outcomes) in plan.repos.iter().zip(&outcomes) {
-            for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
-                if tag.decision.action == Action::Delete {
-                    log.tag(&repo.repo, tag, outcome);
-                }
-            }
-        }
-    }
-
-    // 6. The built-in cleanup policy.
-    let mut policies: Vec<PolicyResult> = Vec::new();
-    if let Some(desired) = &config.policy {
-        if refused || interrupt.is_raised() {
-            log.text("policy       not applied: the run was stopped");
-        } else {
-            match scope::projects(&client, config) {
-                Ok((projects, policy_skipped)) => {
-                    for s in policy_skipped {
-                        log.text(&format!(
-                            "skipped      {}  (cleanup policy: {})",
-                            s.what, s.why
-                        ));
-                    }
-                    policies = crate::pool::map(&projects, config.concurrency, |p| {
-                        policy::apply_one(&client, p, desired, config.mode.dry_run)
-                    });
-                    for p in &policies {
-                        log.text(&policy_line(p));
-                    }
-                }
-                Err(e) => {
+impl Steps<'_> {
+    /// 1. The repositories in scope. A failed listing leaves nothing to do, and says so.
+    fn scope(&self, notes: &mut Notes) -> InScope {
+        let mut in_scope = match scope::repositories(self.client, self.config) {
+            Ok(s) => s,
+            Err(e) => {
+                if e != ApiError::Interrupted {
                     log::error!("{e}");
-                    log.text(&format!(
-                        "error        cleanup policy: cannot list the projects in scope: {e}"
-                    ));
-                    errors.push(ScopeError {
-                        what: "container_expiration_policy".into(),
+                    notes.errors.push(ScopeError {
+                        what: self.config.scope.to_string(),
                         error: e.to_string(),
                     });
                 }
+                notes.stopped = Some(format!("listing the repositories in scope failed: {e}"));
+                InScope::default()
             }
+        };
+        notes.skipped.append(&mut in_scope.skipped);
+        notes.errors.append(&mut in_scope.errors);
+        for s in &notes.skipped {
+            self.log
+                .text(&format!("skipped      {}  ({})", s.what, s.why));
+        }
+        for e in &notes.errors {
+            self.log
+                .text(&format!("error        {}  {}", e.what, e.error));
+        }
+        log::info!(
+            "{} repositories in {} projects",
+            in_scope.repositories.len(),
+            in_scope.projects.len()
+        );
+        in_scope
+    }
+
+    /// 2. Facts and 3. the plan. Repositories seen but not examined must never look "missing".
+    fn decide(&self, choice: &Choice, in_scope: InScope, notes: &Notes) -> Plan {
+        let unknown: HashSet<String> = notes.skipped.iter().map(|s| s.what.clone()).collect();
+        let facts = facts::gather(
+            self.client,
+            &choice.backend,
+            &self.config.rules,
+            in_scope.repositories,
+            &unknown,
+            self.config.concurrency,
+            &self.progress,
+        );
+        plan::plan(&self.config.rules, jiff::Timestamp::now(), facts, &unknown)
+    }
+
+    /// The outcomes before acting, with a gc.log line for every decision that is final now
+    /// (deletions are logged when they happen). A signal that came during planning stops here.
+    fn record_plan(&self, plan: &Plan, notes: &mut Notes) -> Vec<Vec<Outcome>> {
+        let dry_run = self.config.mode.dry_run;
+        let mut outcomes = Outcome::initial(plan, dry_run);
+        for (repo, repo_outcomes) in plan.repos.iter().zip(&outcomes) {
+            if let Some(e) = &repo.error {
+                log::error!("{}: {e}", repo.repo.path);
+                self.log.text(&format!(
+                    "error        {}  tag list failed, repository left untouched: {e}",
+                    repo.repo.path
+                ));
+            }
+            for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
+                if tag.decision.action == Action::Keep || dry_run {
+                    self.log.tag(&repo.repo, tag, outcome);
+                }
+            }
+        }
+        if self.interrupt.is_raised() {
+            notes
+                .stopped
+                .get_or_insert_with(|| "interrupted before any deletion".into());
+            mark_not_attempted(plan, &mut outcomes, "interrupted before deletion");
+        }
+        outcomes
+    }
+
+    /// 4. `GC_MAX_DELETIONS`, judged on the complete plan. Returns whether the run is refused.
+    fn safety_limit(&self, plan: &Plan, outcomes: &mut [Vec<Outcome>], notes: &mut Notes) -> bool {
+        let planned = plan.deletions();
+        let Some(max) = self.config.max_deletions.filter(|&max| planned > max) else {
+            return false;
+        };
+        let why = format!(
+            "the plan deletes {planned} tags, more than GC_MAX_DELETIONS={max}: nothing deleted"
+        );
+        log::error!("{why}");
+        if !self.config.mode.dry_run {
+            mark_not_attempted(plan, outcomes, &why);
+        }
+        notes.stopped = Some(why);
+        true
+    }
+
+    /// 5. Deletes what the plan deletes, unless this is a dry run or the run was stopped.
+    fn act(&self, choice: &Choice, plan: &Plan, outcomes: &mut [Vec<Outcome>], refused: bool) {
+        if self.config.mode.dry_run {
+            return;
+        }
+        let planned = plan.deletions();
+        if refused || self.interrupt.is_raised() || planned == 0 {
+            // Planned deletions that did not happen still get their line.
+            for (repo, repo_outcomes) in plan.repos.iter().zip(outcomes.iter()) {
+                for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
+                    if tag.decision.action == Action::Delete {
+                        self.log.tag(&repo.repo, tag, outcome);
+                    }
+                }
+            }
+            return;
+        }
+        log::info!("deleting {planned} tags");
+        delete::execute(
+            &delete::With {
+                client: self.client,
+                backend: &choice.backend,
+                concurrency: self.config.concurrency,
+                interrupt: self.interrupt,
+                progress: &self.progress,
+            },
+            plan,
+            outcomes,
+            &|repo, tag, outcome| self.log.tag(repo, tag, outcome),
+        );
+    }
+
+    /// 6. GitLab's built-in cleanup policy, when asked for and the run was not stopped.
+    fn apply_policy(&self, refused: bool, notes: &mut Notes) -> Vec<PolicyResult> {
+        let Some(desired) = &self.config.policy else {
+            return Vec::new();
+        };
+        if refused || self.interrupt.is_raised() {
+            self.log
+                .text("policy       not applied: the run was stopped");
+            return Vec::new();
+        }
+        let (projects, skipped) = match scope::projects(self.client, self.config) {
+            Ok(found) => found,
+            Err(e) => {
+                log::error!("{e}");
+                self.log.text(&format!(
+                    "error        cleanup policy: cannot list the projects in scope: {e}"
+                ));
+                notes.errors.push(ScopeError {
+                    what: "container_expiration_policy".into(),
+                    error: e.to_string(),
+                });
+                return Vec::new();
+            }
+        };
+        for s in skipped {
+            self.log.text(&format!(
+                "skipped      {}  (cleanup policy: {})",
+                s.what, s.why
+            ));
+        }
+        let policies = crate::pool::map(&projects, self.config.concurrency, |p| {
+            policy::apply_one(self.client, p, desired, self.config.mode.dry_run)
+        });
+        for p in &policies {
+            self.log.text(&policy_line(p));
+        }
+        policies
+    }
+
+    /// 7. The summary, gc.log's last lines, JUnit and JSON; returns the exit code.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        started: &Started,
+        choice: &Choice,
+        plan: &Plan,
+        outcomes: &[Vec<Outcome>],
+        policies: &[PolicyResult],
+        mut notes: Notes,
+        refused: bool,
+    ) -> i32 {
+        let config = self.config;
+        if let Some(code) = self.interrupt.exit_code() {
+            notes
+                .stopped
+                .get_or_insert_with(|| format!("interrupted by signal (exit {code})"));
+        }
+        let summary = self.summary(started, choice, plan, outcomes, policies, &notes);
+        if let Some(why) = &notes.stopped {
+            self.log.text(&format!("stopped      {why}"));
+        }
+        self.log.summary(&summary);
+        let run = Run {
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: started.at,
+            mode: &config.mode,
+            scope: config.scope.to_string(),
+            settings: {
+                let mut settings = config::describe(config);
+                settings.insert("api", choice.backend.name().to_string());
+                settings.insert("api_reason", choice.why.clone());
+                settings
+            },
+            job_url: config.job_url.as_deref(),
+            plan,
+            outcomes,
+            policies,
+            skipped: &notes.skipped,
+            errors: &notes.errors,
+            stopped: notes.stopped.clone(),
+            summary,
+        };
+        let written = write_reports(config, &run);
+        eprintln!("{}", run.summary);
+        eprintln!(
+            "decisions: {}  junit: {}  report: {}",
+            config.log_file.display(),
+            config.junit_file.display(),
+            config.report_file.display()
+        );
+
+        if let Some(code) = self.interrupt.exit_code() {
+            code
+        } else if refused {
+            exit::REFUSED
+        } else if run.summary.errors > 0 || !written {
+            exit::API_ERRORS
+        } else {
+            exit::OK
         }
     }
 
-    // 7. Reports.
-    if let Some(code) = interrupt.exit_code() {
-        stopped.get_or_insert_with(|| format!("interrupted by signal (exit {code})"));
+    fn summary(
+        &self,
+        started: &Started,
+        choice: &Choice,
+        plan: &Plan,
+        outcomes: &[Vec<Outcome>],
+        policies: &[PolicyResult],
+        notes: &Notes,
+    ) -> Summary {
+        let config = self.config;
+        let mut summary = Summary::compute(
+            plan,
+            outcomes,
+            policies,
+            notes.errors.len(),
+            notes.skipped.len(),
+        );
+        summary.mode = format!("{} ({})", mode_word(config), config.mode.why);
+        summary.dry_run = config.mode.dry_run;
+        summary.api = format!(
+            "{} (ages from {})",
+            choice.backend.name(),
+            config.rules.age_from.as_str()
+        );
+        summary.requests = self.client.stats.snapshot();
+        summary.duration_seconds = started.clock.elapsed().as_secs_f64();
+        summary
     }
-    let mut summary = Summary::compute(&plan, &outcomes, &policies, errors.len(), skipped.len());
-    summary.mode = format!("{mode} ({})", config.mode.why);
-    summary.dry_run = config.mode.dry_run;
-    summary.api = format!(
-        "{} (ages from {})",
-        choice.backend.name(),
-        config.rules.age_from.as_str()
-    );
-    summary.requests = client.stats.snapshot();
-    summary.duration_seconds = clock.elapsed().as_secs_f64();
-    if let Some(why) = &stopped {
-        log.text(&format!("stopped      {why}"));
-    }
-    log.summary(&summary);
-    let run = Run {
-        version: env!("CARGO_PKG_VERSION"),
-        started_at,
-        mode: &config.mode,
-        scope: config.scope.to_string(),
-        settings: {
-            let mut settings = config::describe(config);
-            settings.insert("api", choice.backend.name().to_string());
-            settings.insert("api_reason", choice.why.clone());
-            settings
-        },
-        job_url: config.job_url.as_deref(),
-        plan: &plan,
-        outcomes: &outcomes,
-        policies: &policies,
-        skipped: &skipped,
-        errors: &errors,
-        stopped,
-        summary,
-    };
-    let mut report_failed = false;
-    if let Err(e) = report::junit::write(&config.junit_file, &run) {
+}
+
+/// JUnit and JSON; `false` if either could not be written (the run then exits 1).
+fn write_reports(config: &Config, run: &Run<'_>) -> bool {
+    let mut written = true;
+    if let Err(e) = report::junit::write(&config.junit_file, run) {
         log::error!(
             "GC_JUNIT_FILE: cannot write {}: {e}",
             config.junit_file.display()
         );
-        report_failed = true;
+        written = false;
     }
-    if let Err(e) = report::json::write(&config.report_file, &run) {
+    if let Err(e) = report::json::write(&config.report_file, run) {
         log::error!(
             "GC_REPORT_FILE: cannot write {}: {e}",
             config.report_file.display()
         );
-        report_failed = true;
+        written = false;
     }
-    eprintln!("{}", run.summary);
-    eprintln!(
-        "decisions: {}  junit: {}  report: {}",
-        config.log_file.display(),
-        config.junit_file.display(),
-        config.report_file.display()
-    );
-
-    if let Some(code) = interrupt.exit_code() {
-        code
-    } else if refused {
-        exit::REFUSED
-    } else if run.summary.errors > 0 || report_failed {
-        exit::API_ERRORS
-    } else {
-        exit::OK
-    }
+    written
 }
 
 fn mark_not_attempted(plan: &Plan, outcomes: &mut [Vec<Outcome>], why: &str) {
