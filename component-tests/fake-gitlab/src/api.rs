@@ -20,7 +20,9 @@ use crate::http::{Request, Response};
 use crate::pagination::{self, Source};
 use crate::params::{coerce_bool, coerce_int, coerce_string, nest, parse_pairs, percent_decode};
 use crate::policy::Attrs;
+use crate::registry::Details;
 use crate::state::{Project, RegistryAccess, Repo, State};
+use crate::tags::DeleteAnswer;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -33,8 +35,11 @@ pub(crate) enum Route {
     Tag(String, String, String),
     GroupProjects(String),
     GroupRepos(String),
+    ProtectionTagRules(String),
     /// `POST /api/graphql`, answered by crate::graphql.
     Graphql,
+    /// `/jwt/auth`, answered by crate::registry::realm.
+    Realm,
     Unknown,
 }
 
@@ -78,6 +83,10 @@ pub(crate) fn route(method: &str, raw_path: &str) -> Routed {
                 "/projects/:id/registry/repositories/:repository_id/tags/:tag_name",
             )
         }
+        (["projects", id, "registry", "protection", "tag", "rules"], _) if read => (
+            Route::ProtectionTagRules(id.to_string()),
+            "/projects/:id/registry/protection/tag/rules",
+        ),
         (["groups", id, "projects"], _) if read => {
             (Route::GroupProjects(id.to_string()), "/groups/:id/projects")
         }
@@ -151,13 +160,14 @@ pub(crate) fn handle(
     apply: bool,
     now_ms: i64,
 ) -> Response {
-    if matches!(routed.route, Route::Unknown | Route::Graphql) {
+    if matches!(routed.route, Route::Unknown | Route::Graphql | Route::Realm) {
         return Response::json(404, &json!({"error": "404 Not Found"}));
     }
     let mut params: BTreeMap<String, String> = parse_pairs(&req.query).into_iter().collect();
     match &routed.route {
         Route::Project(id)
         | Route::ProjectRepos(id)
+        | Route::ProtectionTagRules(id)
         | Route::GroupProjects(id)
         | Route::GroupRepos(id) => {
             params.insert("id".into(), id.clone());
@@ -197,7 +207,8 @@ pub(crate) fn handle(
         Route::Tag(id, rid, tag) => tag_details(state, &ctx, &id, &rid, &tag),
         Route::GroupProjects(id) => group_projects(state, &ctx, &id),
         Route::GroupRepos(id) => group_repositories(state, &ctx, &id),
-        Route::Unknown | Route::Graphql => unreachable!(),
+        Route::ProtectionTagRules(id) => protection_tag_rules(state, &ctx, &id),
+        Route::Unknown | Route::Graphql | Route::Realm => unreachable!(),
     }
 }
 
@@ -636,74 +647,112 @@ fn list_tags(state: &State, ctx: &Ctx, id: &str, rid: &str) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let total = repo.tags.len();
+    let names = match state.tag_names(repo.id) {
+        Ok(names) => names,
+        Err(e) => return registry_error(&e),
+    };
     let (range, headers) =
-        pagination::paginate(total, &page, Source::Array, &ctx.url(), &ctx.params);
-    let items = repo.tags.names()[range]
+        pagination::paginate(names.len(), &page, Source::Array, &ctx.url(), &ctx.params);
+    let items = names[range]
         .iter()
         .map(|name| tag_json(state, repo, name))
         .collect();
     ctx.respond_page(items, headers)
 }
 
-/// `validate_tag!`: `not_found!('Tag') unless tag&.valid?`.
+/// A registry that does not answer: Rails' 500.
+fn registry_error(detail: &str) -> Response {
+    log_registry_error(detail);
+    msg(500, "500 Internal Server Error")
+}
+
+fn log_registry_error(detail: &str) {
+    eprintln!("fake-gitlab: registry: {detail}");
+}
+
+/// `validate_tag!`: `not_found!('Tag') unless tag&.valid?`, then
+/// `Entities::ContainerRegistry::TagDetails`.
 fn tag_details(state: &State, ctx: &Ctx, id: &str, rid: &str, name: &str) -> Response {
     let (_, repo) = match registry_target(state, ctx, id, rid) {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let Some(tag) = repo.tags.get(name).filter(|t| !t.broken) else {
-        return not_found("Tag");
+    let view = match state.rest_details(repo.id, name) {
+        Details::Found(view) => view,
+        Details::NotFound => return not_found("Tag"),
+        Details::ServerError(e) => return registry_error(&e),
     };
     let mut v = tag_json(state, repo, name);
     let m = v.as_object_mut().expect("tag json is an object");
-    m.insert("revision".into(), json!(tag.revision));
+    m.insert("revision".into(), json!(view.revision));
     m.insert(
         "short_revision".into(),
-        json!(tag.revision.as_ref().map(|r| r[..9].to_string())),
+        json!(view
+            .revision
+            .as_ref()
+            .map(|r| r.chars().take(9).collect::<String>())),
     );
-    m.insert("digest".into(), json!(tag.digest));
+    m.insert("digest".into(), json!(view.digest));
     m.insert(
         "created_at".into(),
-        json!(tag.created_ms.map(clock::rfc3339_offset)),
+        json!(view.created_ms.map(clock::rfc3339_offset)),
     );
-    m.insert("total_size".into(), json!(tag.size));
+    m.insert("total_size".into(), json!(view.total_size));
     Response::json(200, &v)
 }
 
 /// `DELETE .../tags/:tag_name`: `authorize_destroy_container_image_tag!`
-/// (Developer), then DeleteTagsService; protected tags are filtered out and
-/// the endpoint answers `forbidden!(PROTECTED_TAGS_ERROR_MESSAGE)`
-/// (app/services/projects/container_repository/gitlab/delete_tags_service.rb);
-/// success is `status :ok`, whose value (200) Grape renders as the body.
-/// Newest GitLab deletes by name without fetching the tag first, so a
-/// broken tag deletes fine; older versions ran `validate_tag!` first and
-/// answered 404 (`undeletable`).
+/// (Developer), then DeleteTagsService; what each registry and GitLab version
+/// answers is in crate::tags (gitlab-api.md §13): a protected tag usually meets
+/// the tag policy's plain 403; success is `status :ok`, whose value (200) Grape
+/// renders as the body, a failure `status :bad_request`.
 fn delete_tag(state: &mut State, ctx: &Ctx, id: &str, rid: &str, name: &str) -> Response {
     let (pid, repo_id) = match registry_target(state, ctx, id, rid) {
         Ok((p, r)) => (p.id, r.id),
         Err(r) => return r,
     };
-    if state.project_access(&state.projects[&pid]) < 30 {
+    let role = state.project_access(&state.projects[&pid]);
+    if role < 30 {
         return forbidden(None);
     }
-    let repo = &state.repos[&repo_id];
-    match repo.tags.get(name) {
-        None => match state.delete_missing_tag_status {
-            200 => return Response::json(200, &json!(200)),
-            400 => return msg(400, "400 Bad request"),
-            _ => return not_found("Tag"),
-        },
-        Some(t) if t.broken && t.undeletable => return not_found("Tag"),
-        Some(t) if t.protected => return forbidden(Some("cannot delete protected tag(s)")),
-        Some(_) => {}
-    }
-    if ctx.apply {
-        if let Some(r) = state.repos.get_mut(&repo_id) {
-            r.tags.remove(name);
+    match state.delete_tag(repo_id, name, role, ctx.apply) {
+        DeleteAnswer::Deleted => Response::json(200, &json!(200)),
+        DeleteAnswer::TagNotFound => not_found("Tag"),
+        DeleteAnswer::Forbidden => forbidden(None),
+        DeleteAnswer::ProtectedByService => forbidden(Some("cannot delete protected tag(s)")),
+        DeleteAnswer::Status(200) => Response::json(200, &json!(200)),
+        DeleteAnswer::Status(400) => msg(400, "400 Bad request"),
+        DeleteAnswer::Status(_) => not_found("Tag"),
+        DeleteAnswer::BadRequest(e) => {
+            log_registry_error(&e);
+            Response::json(400, &json!(400))
         }
     }
-    Response::json(200, &json!(200))
+}
+
+/// `GET /projects/:id/registry/protection/tag/rules` (GitLab 18.7+,
+/// doc/api/container_registry_protection_tag_rules.md): Maintainer; the mutable
+/// rules only (immutable ones are not listed).
+fn protection_tag_rules(state: &State, ctx: &Ctx, id: &str) -> Response {
+    if state.registry_settings.mode != crate::registry::Mode::Memory
+        && state.registry_settings.version < crate::registry::Version(18, 7, 0)
+    {
+        return Response::json(404, &json!({"error": "404 Not Found"}));
+    }
+    let p = match find_project(state, ctx, id) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if state.project_access(p) < 40 {
+        return forbidden(None);
+    }
+    let rules: Vec<Value> = p
+        .protection_rules
+        .iter()
+        .filter(|r| !r.immutable)
+        .map(|r| r.rest_json(p.id))
+        .collect();
+    Response::json(200, &Value::Array(rules))
 }
 
 // ---------------------------------------------------------------- entities
@@ -735,17 +784,15 @@ fn repo_json(
     );
     m.insert("created_at".into(), json!(clock::rfc3339_z(r.created_ms)));
     m.insert("cleanup_policy_started_at".into(), Value::Null);
-    if tags_count {
-        m.insert("tags_count".into(), json!(r.tags.len()));
-    }
-    if tags {
-        let list: Vec<Value> = r
-            .tags
-            .names()
-            .iter()
-            .map(|n| tag_json(state, r, n))
-            .collect();
-        m.insert("tags".into(), Value::Array(list));
+    if tags || tags_count {
+        let names = state.tag_names(r.id).unwrap_or_default();
+        if tags_count {
+            m.insert("tags_count".into(), json!(names.len()));
+        }
+        if tags {
+            let list: Vec<Value> = names.iter().map(|n| tag_json(state, r, n)).collect();
+            m.insert("tags".into(), Value::Array(list));
+        }
     }
     if can_admin {
         m.insert(

@@ -28,6 +28,42 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
             Err(e) => Response::json(400, &json!({ "error": e.to_string() })),
         },
         ("GET", "/__fake/state") => Response::json(200, &state_json(&shared.state())),
+        ("GET", "/__fake/registry") => {
+            let state = shared.state();
+            match state.registry.as_ref() {
+                None => Response::json(200, &json!({"mode": "memory"})),
+                Some(r) => Response::json(
+                    200,
+                    &json!({
+                        "mode": state.registry_mode().as_str(),
+                        "url": r.url(),
+                        "config": r.config_path(),
+                        "gitlab_version": r.settings.version.to_string(),
+                        "disk": r.disk_usage(),
+                    }),
+                ),
+            }
+        }
+        ("POST", "/__fake/registry/garbage-collect") => {
+            let delete_untagged = crate::params::parse_pairs(&req.query)
+                .iter()
+                .any(|(k, v)| k == "delete_untagged" && v == "true");
+            let mut state = shared.state();
+            match state.registry.as_mut() {
+                None => Response::json(409, &json!({"error": "the registry is in memory"})),
+                Some(r) => match r.garbage_collect(delete_untagged) {
+                    Ok(gc) => Response::json(200, &json!(gc)),
+                    Err(e) => Response::json(500, &json!({ "error": e })),
+                },
+            }
+        }
+        ("GET", "/__fake/registry/resolve") => {
+            let state = shared.state();
+            if state.registry.is_none() {
+                return Response::json(409, &json!({"error": "the registry is in memory"}));
+            }
+            Response::json(200, &json!(state.resolve_all()))
+        }
         _ => Response::json(
             404,
             &json!({"error": "unknown control endpoint; see component-tests/fixtures/README.md"}),
@@ -43,7 +79,7 @@ pub(crate) fn state_json(state: &State) -> Value {
         let mut repos = Map::new();
         for rid in &p.repo_ids {
             let r = &state.repos[rid];
-            repos.insert(r.path.clone(), json!(r.tags.names()));
+            repos.insert(r.path.clone(), json!(state.tags_of_path(&r.path)));
         }
         projects.insert(
             p.full_path.clone(),

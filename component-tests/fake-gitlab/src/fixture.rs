@@ -38,6 +38,28 @@ pub struct Fixture {
     /// ContainerRepositoryTag lacks `publishedAt`) or `absent` (404).
     #[serde(default)]
     pub graphql: Option<String>,
+    /// Where the images are: `memory` (default: a table in the fake), `legacy` (a real
+    /// docker-registry without GitLab's metadata database) or `gitlab` (with it).
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// The GitLab version whose answers a registry-backed fake gives where they changed
+    /// (index tag details: 404 up to 19.0.1, 500 in 19.0.2–19.1, 200 with nulls from
+    /// 19.2; the protection rules endpoint from 18.7). Default `18.10`.
+    #[serde(default)]
+    pub gitlab_version: Option<String>,
+    /// Lifetime of registry tokens (`container_registry_token_expire_delay`), age syntax
+    /// (`2s`, `5m`). Default `5m`.
+    #[serde(default)]
+    pub registry_token_ttl: Option<String>,
+    /// Older GitLab ran `validate_tag!` before a tag DELETE: a tag without details
+    /// answers 404 and cannot be deleted through the API.
+    #[serde(default)]
+    pub delete_validates_tag: bool,
+    /// What a tag DELETE refused for protection says: `forbidden` (the tag policy's plain
+    /// `403 Forbidden`, the usual answer) or `service` (`403 Forbidden - cannot delete
+    /// protected tag(s)`, when the policy lets it through to the service's filter).
+    #[serde(default)]
+    pub protected_tag_refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,8 +115,26 @@ pub struct ProjectFixture {
     /// `next_run_at` (RFC 3339 or null; default created_at + cadence).
     #[serde(default)]
     pub container_expiration_policy: Option<Map<String, Value>>,
+    /// Container tag protection rules (GitLab 17.11+, metadata database only).
+    #[serde(default)]
+    pub protection_rules: Vec<ProtectionRuleFixture>,
     #[serde(default)]
     pub repositories: Vec<RepositoryFixture>,
+}
+
+/// One `ContainerRegistry::Protection::TagRule`: an RE2 pattern (matched unanchored),
+/// the least role that may push and delete matching tags (`maintainer`, `owner`,
+/// `admin`), or `immutable` (both levels null: nobody may).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionRuleFixture {
+    pub tag_name_pattern: String,
+    #[serde(default)]
+    pub minimum_access_level_for_delete: Option<String>,
+    #[serde(default)]
+    pub minimum_access_level_for_push: Option<String>,
+    #[serde(default)]
+    pub immutable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,9 +156,12 @@ pub struct RepositoryFixture {
     pub tags: Vec<TagFixture>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagFixture {
+    /// The tag; may be left out for a cosign tag with `signs`, which is then named
+    /// `sha256-<subject hex>.sig|.att|.sbom`.
+    #[serde(default)]
     pub name: String,
     /// `90m`, `12h`, `7d`, `2w`; absent or null: `created_at` is null, as for
     /// a buildkit cache or an OCI index (no image config to read it from).
@@ -148,6 +191,35 @@ pub struct TagFixture {
     /// the tag before deleting it.
     #[serde(default)]
     pub undeletable: bool,
+    /// Registry-backed fixtures: what the tag is (`image`, `index`, `attested`,
+    /// `cache-index`, `cache-image`, `signature`, `attestation`, `sbom`, `artifact`,
+    /// `helm`, `index-missing-child`, `missing`); see the fixtures README.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `docker` (default) or `oci` media types; an `index` in `docker` format is a
+    /// Docker manifest list.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// `os/arch` of each platform of an index (default `linux/amd64`, `linux/arm64`).
+    #[serde(default)]
+    pub platforms: Option<Vec<String>>,
+    /// The layers (default: one of `size` bytes); the same `id` is the same blob.
+    #[serde(default)]
+    pub layers: Option<Vec<LayerFixture>>,
+    /// For a referrer: the tag of this repository (or the `sha256:` digest) it signs,
+    /// attests or describes.
+    #[serde(default)]
+    pub signs: Option<String>,
+    /// An index also carries the `org.opencontainers.image.created` annotation.
+    #[serde(default)]
+    pub annotate_created: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerFixture {
+    pub id: String,
+    pub size: u64,
 }
 
 fn default_registry_host() -> String {
@@ -174,10 +246,25 @@ impl Fixture {
         Fixture::from_json(&text).map_err(|e| format!("{}: {e}", p.display()))
     }
 
-    /// The demo instance of component-tests/fixtures/demo.json.
+    /// The demo instance of component-tests/fixtures/demo.json: a realistic registry
+    /// (multi-arch, attested and signed images, caches in both forms, broken tags) on a
+    /// real docker-registry, legacy mode (no metadata database).
     pub fn demo() -> Fixture {
         Fixture::from_json(include_str!("../../fixtures/demo.json"))
             .expect("component-tests/fixtures/demo.json is valid")
+    }
+
+    /// The in-memory instance of component-tests/fixtures/memory.json: the fake's own
+    /// tests of GitLab's HTTP behaviour, where the registry's content does not matter.
+    pub fn memory() -> Fixture {
+        Fixture::from_json(include_str!("../../fixtures/memory.json"))
+            .expect("component-tests/fixtures/memory.json is valid")
+    }
+
+    /// The same instance with its images elsewhere: `memory`, `legacy` or `gitlab`.
+    pub fn with_registry(mut self, mode: crate::registry::Mode) -> Fixture {
+        self.registry = Some(mode.as_str().to_string());
+        self
     }
 
     /// A large single-project instance for benchmarks: project 1 `bench/app`
@@ -196,13 +283,9 @@ impl Fixture {
                     .map(|t| TagFixture {
                         name: format!("build-{t:06}"),
                         age: (t % 7 != 3).then(|| format!("{}h", 1 + (t * 37) % 8760)),
-                        published: None,
-                        digest: None,
-                        size: None,
-                        oci_index: false,
                         broken: t % 50 == 49,
                         protected: t % 500 == 499,
-                        undeletable: false,
+                        ..TagFixture::default()
                     })
                     .collect(),
             })
@@ -221,10 +304,16 @@ impl Fixture {
                 archived: false,
                 age: None,
                 container_expiration_policy: None,
+                protection_rules: Vec::new(),
                 repositories,
             }],
             delete_missing_tag_status: None,
             graphql: None,
+            registry: None,
+            gitlab_version: None,
+            registry_token_ttl: None,
+            delete_validates_tag: false,
+            protected_tag_refusal: None,
         }
     }
 }

@@ -26,17 +26,21 @@ mod http;
 mod pagination;
 mod params;
 mod policy;
+mod protection;
+pub mod registry;
 mod state;
 mod stats;
+mod tags;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use faults::{FaultKind, Faults, RateLimit, ScriptedFault};
 pub use fixture::{
-    Fixture, GroupFixture, JobTokenFixture, ProjectFixture, RepositoryFixture, TagFixture,
-    TokenFixture,
+    Fixture, GroupFixture, JobTokenFixture, LayerFixture, ProjectFixture, ProtectionRuleFixture,
+    RepositoryFixture, TagFixture, TokenFixture,
 };
 pub use foreign::{ForeignHost, Recorded};
+pub use registry::{DiskUsage, GarbageCollection, Mode as RegistryMode, Resolution};
 pub use stats::Stats;
 
 use faults::FaultState;
@@ -82,11 +86,17 @@ impl Shared {
             return normal(control::handle(self, req));
         }
         let is_graphql = req.path == graphql::PATH;
-        if !(is_graphql || req.path == "/api/v4" || req.path.starts_with("/api/v4/")) {
+        let is_realm = req.path == REALM_PATH;
+        if !(is_graphql || is_realm || req.path == "/api/v4" || req.path.starts_with("/api/v4/")) {
             return normal(Response::new(404, "text/plain", "Not Found\n"));
         }
         let now = clock::now_ms();
-        let routed = if is_graphql {
+        let routed = if is_realm {
+            api::Routed {
+                route: api::Route::Realm,
+                template: format!("{} {REALM_PATH}", req.method),
+            }
+        } else if is_graphql {
             let mode = self.state().graphql;
             match graphql::template(req, mode) {
                 Some(template) => api::Routed {
@@ -115,7 +125,9 @@ impl Shared {
         }
         let firsts = std::cell::RefCell::new(Vec::new());
         let app = |apply: bool| {
-            if is_graphql {
+            if is_realm {
+                registry::realm::handle(&self.state(), req)
+            } else if is_graphql {
                 graphql::handle(&mut self.state(), req, apply, &mut firsts.borrow_mut())
             } else {
                 api::handle(&mut self.state(), req, &routed, apply, now)
@@ -193,6 +205,9 @@ impl Shared {
     }
 }
 
+/// GitLab's registry token realm (`gitlab_rails['registry_issuer']`'s endpoint).
+pub const REALM_PATH: &str = "/jwt/auth";
+
 /// A running fake GitLab. Dropping it stops the server.
 pub struct FakeGitlab {
     addr: SocketAddr,
@@ -246,10 +261,22 @@ impl FakeGitlab {
     }
 
     fn serve(fixture: Fixture, addr: &str, tls: bool) -> std::io::Result<FakeGitlab> {
-        let state = State::build(&fixture, clock::now_ms())
+        let mut state = State::build(&fixture, clock::now_ms())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
+        if state.registry_mode() != registry::Mode::Memory {
+            let scheme = if tls { "https" } else { "http" };
+            let realm = format!("{scheme}://{addr}{REALM_PATH}");
+            let started = registry::Registry::start(&realm, state.registry_settings.clone())
+                .and_then(|r| {
+                    std::mem::take(&mut state.world).push(&r)?;
+                    Ok(r)
+                })
+                .map_err(|e| std::io::Error::other(format!("fake-gitlab: the registry: {e}")))?;
+            state.registry_host = started.host_port();
+            state.registry = Some(started);
+        }
         let (scheme, ca_pem, tls_config) = if tls {
             #[cfg(feature = "tls")]
             {
@@ -316,12 +343,78 @@ impl FakeGitlab {
     /// Current tag names of the repository at `repository_path` (e.g.
     /// `demo/shop/app`), sorted; empty if there is no such repository.
     pub fn tags(&self, repository_path: &str) -> Vec<String> {
+        self.shared.state().tags_of_path(repository_path)
+    }
+
+    /// Where the images are (`memory`, `legacy`, `gitlab`).
+    pub fn registry_mode(&self) -> registry::Mode {
+        self.shared.state().registry_mode()
+    }
+
+    /// The registry's URL (`http://127.0.0.1:PORT`), when it is a real one.
+    pub fn registry_url(&self) -> Option<String> {
+        self.shared.state().registry.as_ref().map(|r| r.url())
+    }
+
+    /// The registry's configuration file, for `docker-registry garbage-collect`.
+    pub fn registry_config(&self) -> Option<std::path::PathBuf> {
+        self.shared
+            .state()
+            .registry
+            .as_ref()
+            .map(|r| r.config_path())
+    }
+
+    /// `${base_url}/jwt/auth`, the registry's token realm.
+    pub fn realm_url(&self) -> String {
+        format!("{}{REALM_PATH}", self.base_url())
+    }
+
+    /// Bytes, blobs, manifests and tags in the registry's storage.
+    pub fn registry_disk_usage(&self) -> Option<DiskUsage> {
+        self.shared
+            .state()
+            .registry
+            .as_ref()
+            .map(|r| r.disk_usage())
+    }
+
+    /// Runs the registry's own garbage collection (stopping and restarting it), with
+    /// `--delete-untagged` as GitLab's `registry-garbage-collect -m` when asked.
+    ///
+    /// # Panics
+    /// On an in-memory fake, or if the registry cannot be collected and restarted.
+    pub fn registry_garbage_collect(&self, delete_untagged: bool) -> GarbageCollection {
+        let mut state = self.shared.state();
+        let registry = state
+            .registry
+            .as_mut()
+            .expect("registry_garbage_collect needs a registry-backed fake");
+        registry
+            .garbage_collect(delete_untagged)
+            .unwrap_or_else(|e| panic!("fake-gitlab: {e}"))
+    }
+
+    /// How every tag of every repository resolves: manifest, platform manifests, blobs.
+    pub fn registry_resolve_all(&self) -> Vec<Resolution> {
+        self.shared.state().resolve_all()
+    }
+
+    /// The digest the registry serves for `repository:tag` (any manifest type).
+    pub fn registry_digest(&self, repository_path: &str, tag: &str) -> Option<String> {
         let state = self.shared.state();
-        state
-            .repo_by_path
-            .get(&repository_path.to_lowercase())
-            .map(|id| state.repos[id].tags.names().to_vec())
-            .unwrap_or_default()
+        let registry = state.registry.as_ref()?;
+        registry
+            .client()
+            .manifest(
+                &registry.signer,
+                repository_path,
+                tag,
+                registry::client::ALL_MANIFEST_TYPES,
+            )
+            .ok()
+            .flatten()
+            .map(|m| m.digest)
     }
 
     /// The project's `container_expiration_policy` as `GET /projects/:id`

@@ -9,6 +9,9 @@
 use crate::clock;
 use crate::fixture::Fixture;
 use crate::policy::Policy;
+use crate::protection::TagRule;
+use crate::registry::world::{self, World};
+use crate::registry::{self, Registry};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The default token when a fixture lists none.
@@ -61,6 +64,9 @@ pub(crate) struct Project {
     pub created_ms: i64,
     pub policy: Policy,
     pub repo_ids: Vec<u64>,
+    /// Container tag protection rules: the fixture's, plus one exact rule per tag
+    /// flagged `protected`.
+    pub protection_rules: Vec<TagRule>,
 }
 
 impl Project {
@@ -122,10 +128,6 @@ impl Tags {
     pub(crate) fn names(&self) -> &[String] {
         &self.sorted
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.sorted.len()
-    }
 }
 
 #[derive(Debug)]
@@ -137,7 +139,6 @@ pub(crate) struct Tag {
     /// When the tag was pushed (GraphQL `publishedAt`).
     pub published_ms: i64,
     pub broken: bool,
-    pub protected: bool,
     pub undeletable: bool,
 }
 
@@ -154,6 +155,15 @@ pub(crate) struct State {
     pub repo_by_path: HashMap<String, u64>,
     pub delete_missing_tag_status: u16,
     pub graphql: crate::graphql::Mode,
+    /// Where the images live, and the GitLab version whose answers are given.
+    pub registry_settings: registry::Settings,
+    /// A registry-backed fixture's images, pushed when the fake starts.
+    pub world: World,
+    /// The running registry (registry-backed modes, once started).
+    pub registry: Option<Registry>,
+    /// A protected tag's DELETE answers `403 Forbidden - cannot delete protected tag(s)`
+    /// instead of the plain `403 Forbidden`.
+    pub protected_refusal_by_service: bool,
 }
 
 const ACCESS_LEVELS: [u8; 8] = [0, 5, 10, 15, 20, 30, 40, 50];
@@ -177,19 +187,11 @@ fn parent_path(path: &str) -> Option<&str> {
 }
 
 impl State {
-    /// A `docker push` racing a listing: a new tag `0-pushed-N` (sorting
-    /// before every other tag name) lands in repository `rid`, created now.
-    pub(crate) fn push_tag_first(&mut self, rid: &str, now_ms: i64) {
-        let Some(repo) = rid.parse::<u64>().ok().and_then(|r| self.repos.get_mut(&r)) else {
+    /// An in-memory tag `name`, created and pushed at `now_ms`.
+    pub(crate) fn push_memory_tag(&mut self, rid: u64, name: String, now_ms: i64) {
+        let Some(repo) = self.repos.get_mut(&rid) else {
             return;
         };
-        let n = repo
-            .tags
-            .names()
-            .iter()
-            .filter(|t| t.starts_with("0-pushed-"))
-            .count();
-        let name = format!("0-pushed-{n}");
         let digest = format!(
             "sha256:{}",
             fake_sha256_hex(&format!("{}:{name}", repo.path))
@@ -204,7 +206,6 @@ impl State {
                 created_ms: Some(now_ms),
                 published_ms: now_ms,
                 broken: false,
-                protected: false,
                 undeletable: false,
             },
         );
@@ -313,6 +314,10 @@ impl State {
             }
         }
 
+        let settings = registry_settings(f)?;
+        let registry_backed = settings.mode != registry::Mode::Memory;
+        let mut world = World::default();
+
         // Projects and repositories.
         let mut projects = BTreeMap::new();
         let mut repos = BTreeMap::new();
@@ -356,6 +361,18 @@ impl State {
             let namespace_id = group_ids[&parent_path(&pf.path).unwrap_or_default().to_lowercase()];
             let mut repo_ids = Vec::new();
             let mut names = BTreeSet::new();
+            let mut protection_rules = Vec::new();
+            for (i, rule) in pf.protection_rules.iter().enumerate() {
+                protection_rules.push(
+                    TagRule::from_fixture(pf.id * 100 + i as u64 + 1, rule)
+                        .map_err(|e| format!("project {:?}: {e}", pf.path))?,
+                );
+            }
+            // Tag protection needs GitLab's metadata database: without it, GitLab has no
+            // rules, so a legacy fake ignores the fixture's (one fixture, both worlds).
+            if settings.mode == registry::Mode::Legacy {
+                protection_rules.clear();
+            }
             for rf in &pf.repositories {
                 let id = match rf.id {
                     Some(id) => id,
@@ -390,9 +407,17 @@ impl State {
                     format!("{}/{}", pf.path, rf.name).to_lowercase()
                 };
                 let mut tags = HashMap::new();
+                let mut world_tags = Vec::new();
+                let mut first_of_digest: HashMap<String, String> = HashMap::new();
                 for tf in &rf.tags {
-                    if tf.name.is_empty() || tf.name.contains('/') {
+                    if (tf.name.is_empty() && !registry_backed) || tf.name.contains('/') {
                         return Err(format!("{path}: tag name {:?} is not a valid tag", tf.name));
+                    }
+                    if registry_backed && !tf.name.is_empty() && !is_registry_tag(&tf.name) {
+                        return Err(format!(
+                            "{path}: tag name {:?} is not one a registry can hold ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})",
+                            tf.name
+                        ));
                     }
                     let created = match &tf.age {
                         None => None,
@@ -447,15 +472,41 @@ impl State {
                         created_ms: created,
                         published_ms: published,
                         broken: tf.broken,
-                        protected: tf.protected,
                         undeletable: tf.undeletable,
                     };
+                    if tf.protected && settings.mode != registry::Mode::Legacy {
+                        let id = pf.id * 100_000 + protection_rules.len() as u64 + 1;
+                        protection_rules.push(TagRule::exact(id, &tf.name));
+                    }
+                    if registry_backed {
+                        let same = tf.digest.as_ref().and_then(|d| {
+                            let first = first_of_digest
+                                .entry(d.clone())
+                                .or_insert_with(|| tf.name.clone());
+                            (*first != tf.name).then(|| first.clone())
+                        });
+                        let cache = rf.name.ends_with(".cache");
+                        world_tags
+                            .push(world::plan_tag(&path, cache, tf, created, published, same)?);
+                        if !tf.name.is_empty()
+                            && world_tags.iter().filter(|t| t.name == tf.name).count() > 1
+                        {
+                            return Err(format!("{path}: tag {:?} listed twice", tf.name));
+                        }
+                        continue;
+                    }
+                    if tf.name.is_empty() {
+                        return Err(format!("{path}: a tag needs a name"));
+                    }
                     if tags.insert(tf.name.clone(), tag).is_some() {
                         return Err(format!("{path}: tag {:?} listed twice", tf.name));
                     }
                 }
                 let created_ms =
                     start_ms - clock::parse_age_ms(rf.age.as_deref().unwrap_or("180d"))?;
+                if registry_backed {
+                    world.repos.push((path.clone(), world_tags));
+                }
                 if repo_by_path.insert(path.clone(), id).is_some() {
                     return Err(format!("repository path {path:?} listed twice"));
                 }
@@ -490,6 +541,7 @@ impl State {
                     created_ms,
                     policy,
                     repo_ids,
+                    protection_rules,
                 },
             );
         }
@@ -526,6 +578,18 @@ impl State {
             repo_by_path,
             delete_missing_tag_status,
             graphql,
+            registry_settings: settings,
+            world,
+            registry: None,
+            protected_refusal_by_service: match f.protected_tag_refusal.as_deref() {
+                None | Some("forbidden") => false,
+                Some("service") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "protected_tag_refusal must be forbidden or service, not {other:?}"
+                    ))
+                }
+            },
         })
     }
 
@@ -593,6 +657,20 @@ impl State {
             .map(|p| p.id)
     }
 
+    /// `ContainerRegistry::Path#repository_project`: the project whose full path is the
+    /// longest leading run of the repository path's components.
+    pub(crate) fn project_of_repository_path(&self, path: &str) -> Option<u64> {
+        let lower = path.to_lowercase();
+        self.projects
+            .values()
+            .filter(|p| {
+                let full = p.full_path.to_lowercase();
+                lower == full || lower.starts_with(&format!("{full}/"))
+            })
+            .max_by_key(|p| p.full_path.len())
+            .map(|p| p.id)
+    }
+
     /// `:id` of a group route: a numeric id or a full path.
     pub(crate) fn find_group(&self, id: &str) -> Option<u64> {
         if is_integer(id) {
@@ -604,6 +682,43 @@ impl State {
             .find(|g| g.full_path.to_lowercase() == lower)
             .map(|g| g.id)
     }
+}
+
+/// The version a registry-backed fixture answers as by default: before GitLab 19.0.2 read
+/// index manifests, so a multi-arch tag's details are 404 (gitlab-api.md §13).
+pub(crate) const DEFAULT_GITLAB_VERSION: &str = "18.10";
+
+/// The fixture's registry settings (see crate::registry).
+fn registry_settings(f: &Fixture) -> Result<registry::Settings, String> {
+    let mode = registry::Mode::parse(f.registry.as_deref())?;
+    let version = registry::Version::parse(
+        f.gitlab_version
+            .as_deref()
+            .unwrap_or(DEFAULT_GITLAB_VERSION),
+    )?;
+    let token_ttl_secs = clock::parse_age_ms(f.registry_token_ttl.as_deref().unwrap_or("5m"))
+        .map_err(|e| format!("registry_token_ttl: {e}"))?
+        / 1000;
+    if token_ttl_secs < 1 {
+        return Err("registry_token_ttl must be at least 1s".into());
+    }
+    if mode == registry::Mode::Memory && (f.gitlab_version.is_some() || f.delete_validates_tag) {
+        return Err("gitlab_version and delete_validates_tag need a registry-backed fixture (registry: legacy or gitlab)".into());
+    }
+    Ok(registry::Settings {
+        mode,
+        version,
+        token_ttl_secs,
+        delete_validates_tag: f.delete_validates_tag,
+    })
+}
+
+/// distribution's tag grammar (reference.TagRegexp): `[\w][\w.-]{0,127}`.
+fn is_registry_tag(name: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    name.len() <= 128
+        && name.bytes().next().is_some_and(word)
+        && name.bytes().all(|b| word(b) || b == b'.' || b == b'-')
 }
 
 fn last_segment(path: &str) -> &str {

@@ -10,7 +10,7 @@ const APP_TAGS: &str = "/projects/1/registry/repositories/101/tags";
 
 #[test]
 fn tags_are_sorted_and_paginated_with_gitlab_headers() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let r = get(&f, &format!("{APP_TAGS}?per_page=5"));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -110,7 +110,7 @@ fn per_page_is_capped_and_big_lists_drop_counts() {
 
 #[test]
 fn tag_details_and_broken_tags() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let r = get(&f, &format!("{APP_TAGS}/v1.0.0"));
     assert_eq!(r.status, 200);
     let v = r.json();
@@ -152,7 +152,7 @@ fn tag_details_and_broken_tags() {
 
 #[test]
 fn delete_changes_state_and_refuses_as_gitlab() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     assert!(f.tags("demo/shop/app").contains(&"v1.0.0".to_string()));
     let r = delete(&f, &format!("{APP_TAGS}/v1.0.0"));
     assert_eq!(r.status, 200);
@@ -172,14 +172,11 @@ fn delete_changes_state_and_refuses_as_gitlab() {
         (r.status, r.json()),
         (404, json!({"message": "404 Tag Not Found"}))
     );
-    // Protection rules win over brokenness.
+    // Protection rules win over brokenness: the tag policy's plain 403 (gitlab-api.md §13).
     let r = delete(&f, &format!("{APP_TAGS}/stable-2023"));
     assert_eq!(
         (r.status, r.json()),
-        (
-            403,
-            json!({"message": "403 Forbidden - cannot delete protected tag(s)"})
-        )
+        (403, json!({"message": "403 Forbidden"}))
     );
     assert_eq!(delete(&f, &format!("{APP_TAGS}/v1.0.0")).status, 404);
     assert!(f.tags("demo/shop/app").contains(&"stable-2023".to_string()));
@@ -207,7 +204,7 @@ fn delete_changes_state_and_refuses_as_gitlab() {
 
 #[test]
 fn missing_tag_delete_status_is_configurable() {
-    let mut fx = Fixture::demo();
+    let mut fx = Fixture::memory();
     fx.delete_missing_tag_status = Some(200);
     let f = FakeGitlab::start(fx);
     let r = delete(&f, &format!("{APP_TAGS}/never-existed"));
@@ -216,7 +213,7 @@ fn missing_tag_delete_status_is_configurable() {
 
 #[test]
 fn authentication_and_scopes() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let unauthorized = json!({"message": "401 Unauthorized"});
     let r = get_as(&f, "/projects/1", ("PRIVATE-TOKEN", "glpat-wrong"));
     assert_eq!((r.status, r.json()), (401, unauthorized.clone()));
@@ -314,7 +311,7 @@ fn authentication_and_scopes() {
 
 #[test]
 fn projects_and_registry_visibility() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let r = get(&f, "/projects/demo%2Fshop");
     assert_eq!(r.status, 200);
     let p = r.json();
@@ -410,7 +407,7 @@ fn projects_and_registry_visibility() {
 
 #[test]
 fn groups_include_subgroups() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let r = get(&f, "/groups/10/registry/repositories");
     assert_eq!(r.ids(), [101, 102, 103, 104, 201, 202]);
     assert_eq!(r.header("x-total"), Some("6"));
@@ -453,7 +450,7 @@ fn groups_include_subgroups() {
 
 #[test]
 fn policy_update_validates_and_reschedules() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let before = f.policy(1);
 
     let r = put_json(
@@ -559,7 +556,7 @@ fn policy_update_validates_and_reschedules() {
 
 #[test]
 fn policy_next_run_at_is_now_plus_cadence() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let t0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -596,7 +593,7 @@ fn parse_rfc3339_ms(s: &str) -> i64 {
 
 #[test]
 fn stats_count_requests_by_endpoint_and_status() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     get(&f, "/projects/1");
     get(&f, APP_TAGS);
     get(&f, &format!("{APP_TAGS}?page=2"));
@@ -641,7 +638,7 @@ fn stats_count_requests_by_endpoint_and_status() {
 
 #[test]
 fn state_endpoint_shows_tags_and_policies() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     delete(&f, &format!("{APP_TAGS}/mr-17"));
     let s = send(&f, "GET", "/__fake/state", &[], None).json();
     let app = s["projects"]["demo/shop"]["repositories"]["demo/shop/app"]

@@ -16,7 +16,7 @@ const APP_TAGS: &str = "/projects/1/registry/repositories/101/tags";
 
 #[test]
 fn status_faults_replace_the_answer_once() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     for (kind, status, ctype) in [
         (FaultKind::InternalServerError, 500, "application/json"),
         (FaultKind::BadGateway, 502, "text/html; charset=utf-8"),
@@ -77,7 +77,7 @@ fn status_faults_replace_the_answer_once() {
 
 #[test]
 fn scripted_skip_and_times() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(Faults {
         scripted: vec![ScriptedFault {
             method: "GET".into(),
@@ -95,7 +95,7 @@ fn scripted_skip_and_times() {
 
 #[test]
 fn truncate_keeps_content_length_honest_and_applies_the_request() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let full = get(&f, APP_TAGS);
     f.set_faults(script("GET", TAGS_TEMPLATE, FaultKind::Truncate));
     let r = get(&f, APP_TAGS);
@@ -112,7 +112,7 @@ fn truncate_keeps_content_length_honest_and_applies_the_request() {
 
 #[test]
 fn short_read_promises_more_than_it_sends() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(script("GET", TAGS_TEMPLATE, FaultKind::ShortRead));
     let r = get(&f, APP_TAGS);
     assert_eq!(r.status, 200);
@@ -139,7 +139,7 @@ fn short_read_promises_more_than_it_sends() {
 
 #[test]
 fn drop_and_drop_after() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(script("DELETE", TAG_TEMPLATE, FaultKind::Drop));
     let r = delete(&f, &format!("{APP_TAGS}/mr-17"));
     assert!(!r.received);
@@ -158,7 +158,7 @@ fn drop_and_drop_after() {
 
 #[test]
 fn slow_body_arrives_late_but_whole() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let full = get(&f, APP_TAGS);
     let mut faults = script("GET", TAGS_TEMPLATE, FaultKind::Slow);
     faults.slow_body_ms = 300;
@@ -176,7 +176,7 @@ fn slow_body_arrives_late_but_whole() {
 #[test]
 fn probabilistic_faults_are_seeded() {
     let run = || {
-        let f = FakeGitlab::start(Fixture::demo());
+        let f = FakeGitlab::start(Fixture::memory());
         f.set_faults(Faults {
             seed: 42,
             error_rate: 0.2,
@@ -196,7 +196,7 @@ fn probabilistic_faults_are_seeded() {
 
 #[test]
 fn latency_applies_to_api_requests() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(Faults {
         latency_ms: 150,
         ..Faults::default()
@@ -211,7 +211,7 @@ fn latency_applies_to_api_requests() {
 
 #[test]
 fn rate_limit_throttles_with_gitlab_headers() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(Faults {
         rate_limit: Some(RateLimit {
             limit: 3,
@@ -259,7 +259,7 @@ fn rate_limit_throttles_with_gitlab_headers() {
 
 #[test]
 fn keep_alive_serves_many_requests_on_one_connection() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let s = TcpStream::connect(addr(&f)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut w = s.try_clone().unwrap();
@@ -276,7 +276,7 @@ fn keep_alive_serves_many_requests_on_one_connection() {
 
 #[test]
 fn control_endpoint_sets_faults() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let body = json!({"seed": 1, "latency_ms": 0,
         "scripted": [{"method": "GET", "endpoint": "/projects/:id", "fault": "502", "times": 1}]});
     let r = send(
@@ -355,7 +355,7 @@ fn command_line_serves_and_writes_the_url() {
     let dir = std::env::temp_dir().join(format!("fake-gitlab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url_file = dir.join("url");
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/demo.json");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/memory.json");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-gitlab"))
         .args(["--fixture", fixture, "--latency-ms", "1", "--url-file"])
         .arg(&url_file)

@@ -119,7 +119,7 @@ fn first_above_20_is_capped_but_the_cursor_moves_by_first() {
 
 #[test]
 fn tag_fields_come_from_the_rest_state() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let q = "query($id: ContainerRepositoryID!) { containerRepository(id: $id) { id name path tagsCount
       tags(first: 20) { nodes { name path location digest mediaType createdAt publishedAt totalSize revision shortRevision } } } }";
     let r = gql(&f, Some(TOKEN), q, json!({"id": APP}));
@@ -203,7 +203,7 @@ fn published_age_in_the_fixture() {
 
 #[test]
 fn validation_errors_read_like_graphql_ruby() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let r = gql(
         &f,
         Some(TOKEN),
@@ -338,7 +338,7 @@ fn absent_graphql_is_an_unknown_route() {
 
 #[test]
 fn tokens_as_graphql_controller_sees_them() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let q = "{ containerRepository(id: \"gid://gitlab/ContainerRepository/101\") { name } }";
     let r = gql(&f, Some(("PRIVATE-TOKEN", "glpat-nope")), q, Value::Null);
     assert_eq!(
@@ -378,7 +378,7 @@ fn destroy(f: &FakeGitlab, auth: (&str, &str), names: &[&str]) -> Value {
 
 #[test]
 fn destroy_follows_delete_tags_service() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let before = f.tags("demo/shop/app");
     let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
@@ -436,7 +436,7 @@ fn destroy_follows_delete_tags_service() {
 
 #[test]
 fn missing_tags_count_as_deleted_where_gitlab_says_so() {
-    let mut fx = Fixture::demo();
+    let mut fx = Fixture::memory();
     fx.delete_missing_tag_status = Some(200);
     let f = FakeGitlab::start(fx);
     let v = destroy(&f, TOKEN, &["nope"]);
@@ -448,7 +448,7 @@ fn missing_tags_count_as_deleted_where_gitlab_says_so() {
 
 #[test]
 fn faults_apply_to_graphql() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let q = "{ containerRepository(id: \"gid://gitlab/ContainerRepository/101\") { name } }";
     f.set_faults(script("POST", "/api/graphql", FaultKind::GraphqlError));
     let r = gql(&f, Some(TOKEN), q, Value::Null);

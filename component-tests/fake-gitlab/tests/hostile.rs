@@ -24,7 +24,7 @@ fn scripted(method: &str, endpoint: &str, fault: FaultKind, skip: u64) -> Script
 
 #[test]
 fn not_found_is_gitlabs_record_not_found() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(Faults {
         scripted: vec![scripted("GET", TAGS_TEMPLATE, FaultKind::NotFound, 0)],
         ..Faults::default()
@@ -38,7 +38,7 @@ fn not_found_is_gitlabs_record_not_found() {
 
 #[test]
 fn redirect_points_at_the_foreign_origin_and_applies_nothing() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let before = f.tags("demo/shop/app");
     f.set_faults(Faults {
         foreign_origin: Some("http://127.0.0.2:9999".into()),
@@ -74,7 +74,7 @@ fn redirect_and_foreign_next_need_an_origin() {
 
 #[test]
 fn foreign_next_moves_the_links_only() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(Faults {
         foreign_origin: Some("http://127.0.0.2:9999".into()),
         scripted: vec![scripted("GET", TAGS_TEMPLATE, FaultKind::ForeignNext, 0)],
@@ -94,7 +94,7 @@ fn foreign_next_moves_the_links_only() {
 
 #[test]
 fn huge_pads_json_and_stays_valid() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     f.set_faults(Faults {
         huge_body_bytes: 3 << 20,
         scripted: vec![scripted("GET", TAGS_TEMPLATE, FaultKind::Huge, 0)],
@@ -108,7 +108,7 @@ fn huge_pads_json_and_stays_valid() {
 
 #[test]
 fn concurrent_push_shifts_later_pages_by_one() {
-    let f = FakeGitlab::start(Fixture::demo());
+    let f = FakeGitlab::start(Fixture::memory());
     let first = get(&f, &format!("{APP_TAGS}?per_page=3&page=1")).names();
     f.set_faults(Faults {
         scripted: vec![scripted("GET", TAGS_TEMPLATE, FaultKind::ConcurrentPush, 0)],
@@ -158,7 +158,7 @@ fn https_with_the_generated_ca() {
     use std::io::{Read, Write};
     use std::sync::Arc;
 
-    let f = FakeGitlab::start_tls(Fixture::demo());
+    let f = FakeGitlab::start_tls(Fixture::memory());
     assert!(f.api_url().starts_with("https://127.0.0.1:"));
     let pem = f.ca_pem().expect("a CA");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));

@@ -10,9 +10,12 @@
 use super::schema::{Kind, Schema, TypeRef};
 use super::validate::{ast_to_json, condition, error, repository_gid, Fragments};
 use crate::clock;
-use crate::state::{RegistryAccess, State, Tag};
+use crate::protection;
+use crate::registry::TagView;
+use crate::state::{RegistryAccess, State};
 use graphql_parser::query::{Field, Selection, SelectionSet};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 /// Who is asking, as GitLab's GraphqlController authenticated it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,8 @@ const REGISTRY_DEFAULT_PAGE_SIZE: i64 = 100;
 #[derive(Debug, Clone)]
 struct Page {
     repo: u64,
+    /// `tags(referrers: true)`: the nodes' `referrers` are filled in.
+    referrers: bool,
     /// (name, cursor) of the nodes returned.
     nodes: Vec<(String, String)>,
     start_cursor: Option<String>,
@@ -63,8 +68,19 @@ enum Obj {
     Root,
     Repo(u64),
     Page(Page),
-    Edge(u64, String, String),
-    Tag(u64, String),
+    Edge(u64, String, String, bool),
+    /// Repository, tag name, whether its referrers were asked for.
+    Tag(u64, String, bool),
+    /// `protection`: (minimum level for push, for delete).
+    Protection(Option<u8>, Option<u8>),
+    /// `userPermissions { destroyContainerRepositoryTag }`.
+    TagPermissions(bool),
+    /// `(artifactType, digest)`.
+    Referrer(String, String),
+    Project(u64),
+    /// `containerProtectionTagRules` of a project.
+    Rules(u64),
+    Rule(u64, usize),
     Payload(Payload),
     Type(&'static str),
     Field(&'static str),
@@ -86,6 +102,8 @@ pub(crate) struct Exec<'a> {
     pub errors: Vec<Value>,
     /// Every `first` asked of `tags`, as given (before the page-size cap).
     pub firsts: Vec<i64>,
+    /// Each tag's view, read once per request however many fields ask for it.
+    pub views: HashMap<(u64, String, bool), Result<Option<TagView>, String>>,
 }
 
 type Set = SelectionSet<'static, String>;
@@ -233,7 +251,7 @@ impl<'a> Exec<'a> {
                     "path" => leaf(json!(repo.path)),
                     "location" => leaf(json!(format!("{}/{}", state.registry_host, repo.path))),
                     "createdAt" => leaf(json!(clock::iso8601(repo.created_ms, "Z"))),
-                    "tagsCount" => leaf(json!(repo.tags.len())),
+                    "tagsCount" => leaf(json!(state.tag_names(*rid)?.len())),
                     "tags" => self
                         .tags_page(state, *rid, args)
                         .map(|p| Some(Out::Obj(Obj::Page(p)))),
@@ -243,13 +261,13 @@ impl<'a> Exec<'a> {
             (Obj::Page(p), "nodes") => Ok(Some(Out::List(
                 p.nodes
                     .iter()
-                    .map(|(n, _)| Out::Obj(Obj::Tag(p.repo, n.clone())))
+                    .map(|(n, _)| Out::Obj(Obj::Tag(p.repo, n.clone(), p.referrers)))
                     .collect(),
             ))),
             (Obj::Page(p), "edges") => Ok(Some(Out::List(
                 p.nodes
                     .iter()
-                    .map(|(n, c)| Out::Obj(Obj::Edge(p.repo, n.clone(), c.clone())))
+                    .map(|(n, c)| Out::Obj(Obj::Edge(p.repo, n.clone(), c.clone(), p.referrers)))
                     .collect(),
             ))),
             (Obj::Page(p), "pageInfo") => Ok(Some(Out::Obj(Obj::Page(p.clone())))),
@@ -257,18 +275,51 @@ impl<'a> Exec<'a> {
             (Obj::Page(p), "hasPreviousPage") => leaf(json!(p.start_cursor.is_some())),
             (Obj::Page(p), "startCursor") => leaf(json!(p.start_cursor)),
             (Obj::Page(p), "endCursor") => leaf(json!(p.end_cursor)),
-            (Obj::Edge(_, _, cursor), "cursor") => leaf(json!(cursor)),
-            (Obj::Edge(rid, name, _), "node") => Ok(Some(Out::Obj(Obj::Tag(*rid, name.clone())))),
-            (Obj::Tag(rid, name), _) => {
-                let repo = &state.repos[rid];
-                let tag = repo.tags.get(name);
-                leaf(tag_field(
-                    &state.registry_host,
-                    &repo.path,
-                    name,
-                    tag,
-                    field,
-                ))
+            (Obj::Edge(_, _, cursor, _), "cursor") => leaf(json!(cursor)),
+            (Obj::Edge(rid, name, _, referrers), "node") => {
+                Ok(Some(Out::Obj(Obj::Tag(*rid, name.clone(), *referrers))))
+            }
+            (Obj::Tag(rid, name, referrers), _) => {
+                self.tag_field(state, *rid, name, *referrers, field)
+            }
+            (Obj::Protection(push, _), "minimumAccessLevelForPush") => {
+                leaf(protection::graphql_level(*push))
+            }
+            (Obj::Protection(_, delete), "minimumAccessLevelForDelete") => {
+                leaf(protection::graphql_level(*delete))
+            }
+            (Obj::TagPermissions(destroy), "destroyContainerRepositoryTag") => leaf(json!(destroy)),
+            (Obj::Referrer(artifact_type, _), "artifactType") => leaf(json!(artifact_type)),
+            (Obj::Referrer(_, digest), "digest") => leaf(json!(digest)),
+            (Obj::Root, "project") => {
+                let path = args
+                    .get("fullPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let found = state
+                    .find_project(path)
+                    .filter(|pid| self.can_read_project(state, *pid));
+                Ok(found.map(|pid| Out::Obj(Obj::Project(pid))))
+            }
+            (Obj::Project(pid), "id") => leaf(json!(format!("gid://gitlab/Project/{pid}"))),
+            (Obj::Project(pid), "fullPath") => leaf(json!(state.projects[pid].full_path)),
+            (Obj::Project(pid), "containerProtectionTagRules") => {
+                Ok(Some(Out::Obj(Obj::Rules(*pid))))
+            }
+            (Obj::Rules(pid), "nodes") => Ok(Some(Out::List(
+                (0..state.projects[pid].protection_rules.len())
+                    .map(|i| Out::Obj(Obj::Rule(*pid, i)))
+                    .collect(),
+            ))),
+            (Obj::Rules(_), "pageInfo") => Ok(Some(Out::Obj(Obj::Page(Page {
+                repo: 0,
+                referrers: false,
+                nodes: Vec::new(),
+                start_cursor: None,
+                end_cursor: None,
+            })))),
+            (Obj::Rule(pid, i), _) => {
+                leaf(state.projects[pid].protection_rules[*i].graphql_field(*pid, field))
             }
             (Obj::Payload(p), "deletedTagNames") => leaf(json!(p.deleted)),
             (Obj::Payload(p), "errors") => leaf(json!(p.errors)),
@@ -337,38 +388,37 @@ impl<'a> Exec<'a> {
             .unwrap_or("NAME_ASC");
         let by_published = sort.starts_with("PUBLISHED_AT");
         let desc = sort.ends_with("_DESC");
-        let repo = &state.repos[&rid];
         let filter = args.get("name").and_then(Value::as_str);
-        let mut items: Vec<(&String, &Tag)> = repo
-            .tags
-            .names()
+        let names = state.tag_names(rid)?;
+        let mut items: Vec<(String, i64)> = names
             .iter()
             .filter(|n| filter.map_or(true, |f| n.contains(f)))
-            .filter_map(|n| Some((n, repo.tags.get(n)?)))
+            .map(|n| {
+                let published = if by_published {
+                    state.published_ms(rid, n)
+                } else {
+                    0
+                };
+                (n.clone(), published)
+            })
             .collect();
         if by_published {
             // Stable: equal times stay in name order.
-            items.sort_by_key(|(_, t)| t.published_ms);
+            items.sort_by_key(|(_, published)| *published);
         }
         if desc {
             items.reverse();
         }
-        let key = |(n, t): &(&String, &Tag)| {
-            (if by_published { t.published_ms } else { 0 }, (*n).clone())
-        };
-        let cursor_of = |item: &(&String, &Tag)| {
+        let key = |(n, published): &(String, i64)| (*published, n.clone());
+        let cursor_of = |item: &(String, i64)| {
             if by_published {
-                base64_encode(&format!(
-                    "{}|{}",
-                    clock::rfc3339_z(item.1.published_ms),
-                    item.0
-                ))
+                base64_encode(&format!("{}|{}", clock::rfc3339_z(item.1), item.0))
             } else {
                 item.0.clone()
             }
         };
         // Whether `item` comes after the cursor's position in this order.
-        let after_pos = |item: &(&String, &Tag), pos: &(i64, String)| {
+        let after_pos = |item: &(String, i64), pos: &(i64, String)| {
             if desc {
                 key(item) < *pos
             } else {
@@ -388,7 +438,7 @@ impl<'a> Exec<'a> {
         let end = match before {
             Some(c) => {
                 let pos = decode(c)?;
-                let before_pos = |it: &(&String, &Tag)| {
+                let before_pos = |it: &(String, i64)| {
                     if desc {
                         key(it) > pos
                     } else {
@@ -434,6 +484,10 @@ impl<'a> Exec<'a> {
         }
         Ok(Page {
             repo: rid,
+            referrers: args
+                .get("referrers")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             nodes,
             start_cursor,
             end_cursor,
@@ -479,49 +533,9 @@ impl<'a> Exec<'a> {
             errors,
             client_mutation_id: client_mutation_id.clone(),
         };
-        // Projects::ContainerRepository::DeleteTagsService#execute.
-        if names.is_empty() {
-            return Ok(payload(Vec::new(), vec!["not tags specified".into()]));
-        }
-        let candidates: Vec<String> = names
-            .into_iter()
-            .filter(|n| !repo.tags.get(n).is_some_and(|t| t.protected))
-            .collect();
-        if candidates.is_empty() {
-            return Ok(payload(
-                Vec::new(),
-                vec!["cannot delete protected tag(s)".into()],
-            ));
-        }
-        let missing_ok = state.delete_missing_tag_status == 200;
-        let mut deleted = Vec::new();
-        for name in &candidates {
-            let repo = &state.repos[&rid];
-            let ok = match repo.tags.get(name) {
-                // The registry's 404 counts as deleted only where GitLab's
-                // client treats it so (the REST DELETE's status says which).
-                None => missing_ok,
-                // The same tag REST cannot delete (`undeletable`).
-                Some(t) => !(t.broken && t.undeletable),
-            };
-            if !ok {
-                continue;
-            }
-            if self.apply && repo.tags.get(name).is_some() {
-                if let Some(r) = state.repos.get_mut(&rid) {
-                    r.tags.remove(name);
-                }
-            }
-            deleted.push(name.clone());
-        }
-        if deleted.is_empty() {
-            let message = truncate(
-                &format!("could not delete tags: {}", candidates.join(", ")),
-                1000,
-            );
-            return Ok(payload(Vec::new(), vec![message]));
-        }
-        Ok(payload(deleted, Vec::new()))
+        let role = state.project_access(project);
+        let done = state.destroy_tags(rid, names, role, self.apply);
+        Ok(payload(done.deleted, done.errors))
     }
 }
 
@@ -533,36 +547,87 @@ fn is_unset_variable(field: &Field<'static, String>, arg: &str, vars: &Map<Strin
     })
 }
 
-/// One field of a ContainerRepositoryTag. `tag` is `None` for a tag
-/// deleted since the page was read; a broken tag (no readable manifest)
-/// has nulls wherever GitLab would read the manifest.
-fn tag_field(host: &str, repo_path: &str, name: &str, tag: Option<&Tag>, field: &str) -> Value {
-    let readable = tag.filter(|t| !t.broken);
-    match field {
-        "name" => json!(name),
-        "path" => json!(format!("{repo_path}:{name}")),
-        "location" => json!(format!("{host}/{repo_path}:{name}")),
-        "digest" => json!(readable.map(|t| &t.digest)),
-        // An image index has no config, hence no `created` date: that is
-        // what marks cache and index manifests in this fake.
-        "mediaType" => json!(readable.map(|t| if t.created_ms.is_none() {
-            "application/vnd.oci.image.index.v1+json"
-        } else {
-            "application/vnd.docker.distribution.manifest.v2+json"
-        })),
-        "revision" => json!(readable.and_then(|t| t.revision.clone())),
-        "shortRevision" => {
-            json!(readable.and_then(|t| t.revision.as_ref().map(|r| r[..9].to_string())))
+impl Exec<'_> {
+    /// One field of a ContainerRepositoryTag. A tag deleted since the page was read has
+    /// only its name, path and location; so has one whose manifest GitLab cannot read
+    /// (its view is all nulls).
+    fn tag_field(
+        &mut self,
+        state: &State,
+        rid: u64,
+        name: &str,
+        referrers: bool,
+        field: &str,
+    ) -> Result<Option<Out>, String> {
+        let leaf = |v: Value| Ok(Some(Out::Leaf(v)));
+        let repo = &state.repos[&rid];
+        match field {
+            "name" => return leaf(json!(name)),
+            "path" => return leaf(json!(format!("{}:{name}", repo.path))),
+            "location" => {
+                return leaf(json!(format!(
+                    "{}/{}:{name}",
+                    state.registry_host, repo.path
+                )))
+            }
+            "userPermissions" => {
+                let role = state.project_access(&state.projects[&repo.project_id]);
+                let can = role >= 30 && !state.delete_protected(repo.project_id, name, role);
+                return Ok(Some(Out::Obj(Obj::TagPermissions(can))));
+            }
+            "protection" => {
+                let rules = &state.projects[&repo.project_id].protection_rules;
+                return Ok(protection::protection_of(rules.iter(), name)
+                    .map(|(push, delete)| Out::Obj(Obj::Protection(push, delete))));
+            }
+            _ => {}
         }
-        // GraphQL::Types::BigInt serializes as a string.
-        "totalSize" => json!(readable.and_then(|t| t.size).map(|s| s.to_string())),
-        // Types::TimeType: `value.iso8601`; the registry's dates are parsed
-        // as DateTime, which prints a numeric offset.
-        "createdAt" => json!(readable
-            .and_then(|t| t.created_ms)
-            .map(|ms| clock::iso8601(ms, "+00:00"))),
-        "publishedAt" => json!(readable.map(|t| clock::iso8601(t.published_ms, "+00:00"))),
-        _ => Value::Null,
+        let key = (rid, name.to_string(), referrers);
+        let view = self
+            .views
+            .entry(key)
+            .or_insert_with(|| state.graphql_view(rid, name, referrers))
+            .clone()?;
+        let Some(view) = view else {
+            return Ok(None);
+        };
+        leaf(match field {
+            "digest" => json!(view.digest),
+            "mediaType" => json!(view.media_type),
+            "revision" => json!(view.revision),
+            "shortRevision" => json!(view
+                .revision
+                .as_ref()
+                .map(|r| r.chars().take(9).collect::<String>())),
+            // GraphQL::Types::BigInt serializes as a string.
+            "totalSize" => json!(view.total_size.map(|s| s.to_string())),
+            // Types::TimeType: `value.iso8601`; the registry's dates are parsed as
+            // DateTime, which prints a numeric offset.
+            "createdAt" => json!(view.created_ms.map(|ms| clock::iso8601(ms, "+00:00"))),
+            "publishedAt" => json!(view.published_ms.map(|ms| clock::iso8601(ms, "+00:00"))),
+            "referrers" => {
+                if view.media_type.is_none() {
+                    // A legacy registry has no referrers data: the field is null.
+                    return Ok(None);
+                }
+                return Ok(Some(Out::List(
+                    view.referrers
+                        .iter()
+                        .map(|(t, d)| Out::Obj(Obj::Referrer(t.clone(), d.clone())))
+                        .collect(),
+                )));
+            }
+            _ => Value::Null,
+        })
+    }
+
+    /// `read_project` on a private project: a member.
+    fn can_read_project(&self, state: &State, pid: u64) -> bool {
+        matches!(self.caller, Caller::User { .. })
+            && state
+                .projects
+                .get(&pid)
+                .is_some_and(|p| state.project_access(p) >= 10)
     }
 }
 
@@ -583,16 +648,6 @@ fn cursor_position(c: &str, by_published: bool) -> Option<(i64, String)> {
         && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     valid.then(|| (0, c.to_string()))
-}
-
-/// Rails' String#truncate: at most `max` characters including `...`.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 3).collect();
-    out.push_str("...");
-    out
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -646,11 +701,5 @@ mod tests {
         }
         assert_eq!(base64_encode("ab"), "YWI=");
         assert!(base64_decode("***").is_none());
-    }
-
-    #[test]
-    fn truncates_like_rails() {
-        assert_eq!(truncate("abcdef", 5), "ab...");
-        assert_eq!(truncate("abc", 5), "abc");
     }
 }

@@ -300,6 +300,7 @@ pub(crate) fn handle(
         apply,
         errors: Vec::new(),
         firsts: Vec::new(),
+        views: Default::default(),
     };
     let data = exec.run(state, op.root_type(), op.set);
     firsts.extend(exec.firsts);

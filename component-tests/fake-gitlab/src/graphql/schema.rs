@@ -167,6 +167,11 @@ impl Schema {
             f("shortRevision", "String"),
             f("totalSize", "BigInt"),
             f("createdAt", "Time"),
+            f("referrers", "[ContainerRepositoryReferrer!]"),
+            f("userPermissions", "ContainerRepositoryTagPermissions!"),
+            // An experiment since 17.9 (app/graphql/types/container_registry/
+            // protection/tag_rule_type.rb's access levels).
+            f("protection", "ContainerRepositoryProtectionTagRule"),
         ];
         if published_at {
             tag_fields.push(f("publishedAt", "Time"));
@@ -174,12 +179,84 @@ impl Schema {
         let types = vec![
             object(
                 "Query",
-                vec![fa(
-                    "containerRepository",
-                    "ContainerRepositoryDetails",
-                    &[("id", "ContainerRepositoryID!")],
-                )],
+                vec![
+                    fa(
+                        "containerRepository",
+                        "ContainerRepositoryDetails",
+                        &[("id", "ContainerRepositoryID!")],
+                    ),
+                    fa("project", "Project", &[("fullPath", "ID!")]),
+                ],
             ),
+            object(
+                "Project",
+                vec![
+                    f("id", "ID!"),
+                    f("fullPath", "ID!"),
+                    // app/graphql/types/project_type.rb (17.x+): every tag rule of the
+                    // project, immutable ones included (empty with the flag off).
+                    fa(
+                        "containerProtectionTagRules",
+                        "ContainerProtectionTagRuleConnection",
+                        &[
+                            ("after", "String"),
+                            ("before", "String"),
+                            ("first", "Int"),
+                            ("last", "Int"),
+                        ],
+                    ),
+                ],
+            ),
+            object(
+                "ContainerProtectionTagRuleConnection",
+                vec![
+                    f("nodes", "[ContainerProtectionTagRule]"),
+                    f("pageInfo", "PageInfo!"),
+                ],
+            ),
+            object(
+                "ContainerProtectionTagRule",
+                vec![
+                    f("id", "ContainerRegistryProtectionTagRuleID!"),
+                    f("tagNamePattern", "String!"),
+                    f(
+                        "minimumAccessLevelForPush",
+                        "ContainerProtectionTagRuleAccessLevel",
+                    ),
+                    f(
+                        "minimumAccessLevelForDelete",
+                        "ContainerProtectionTagRuleAccessLevel",
+                    ),
+                    f("immutable", "Boolean!"),
+                ],
+            ),
+            object(
+                "ContainerRepositoryProtectionTagRule",
+                vec![
+                    f(
+                        "minimumAccessLevelForPush",
+                        "ContainerProtectionTagRuleAccessLevel",
+                    ),
+                    f(
+                        "minimumAccessLevelForDelete",
+                        "ContainerProtectionTagRuleAccessLevel",
+                    ),
+                ],
+            ),
+            object(
+                "ContainerRepositoryTagPermissions",
+                vec![f("destroyContainerRepositoryTag", "Boolean!")],
+            ),
+            object(
+                "ContainerRepositoryReferrer",
+                vec![f("artifactType", "String"), f("digest", "String")],
+            ),
+            TypeDef {
+                name: "ContainerProtectionTagRuleAccessLevel",
+                kind: Kind::Enum,
+                fields: Vec::new(),
+                enum_values: vec!["MAINTAINER", "OWNER", "ADMIN"],
+            },
             object(
                 "Mutation",
                 vec![fa(
@@ -314,6 +391,7 @@ impl Schema {
             // GraphQL::Types::BigInt: serialized as a string.
             scalar("BigInt"),
             scalar("ContainerRepositoryID"),
+            scalar("ContainerRegistryProtectionTagRuleID"),
         ];
         Schema { types }
     }
