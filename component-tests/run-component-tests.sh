@@ -113,7 +113,7 @@ json_get() { ct get "$@"; }
 install_tools() {
   log "tools"
   local missing=()
-  for pkg in musl-tools rsync buildah busybox-static file git curl ca-certificates python3 python3-venv npm; do
+  for pkg in musl-tools rsync buildah busybox-static file git curl ca-certificates python3 python3-venv npm docker-registry; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   # The machine's own python3 (pyenv) and node/npm may come from elsewhere than apt.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 #[allow(unused_imports)] // each test crate uses its own subset
-pub use fake_gitlab::{FakeGitlab, Faults, Fixture};
+pub use fake_gitlab::{FakeGitlab, Faults, Fixture, RegistryMode};
 
 /// Sorted `repo:tag` strings.
 pub fn sorted(refs: &[&str]) -> Vec<String> {
@@ -89,6 +89,23 @@ pub fn on_rest() -> bool {
     api() == "rest"
 }
 
+/// The registry behind the suite's fake: a real docker-registry, without GitLab's metadata
+/// database on the REST run (most self-managed instances) and with it on the GraphQL run
+/// (GitLab.com), as `component-tests/test-all.sh` runs them.
+pub fn registry_mode() -> RegistryMode {
+    if on_rest() {
+        RegistryMode::Legacy
+    } else {
+        RegistryMode::Gitlab
+    }
+}
+
+/// Starts a fake; a registry that cannot start fails the test, saying why.
+pub fn start(fixture: Fixture) -> FakeGitlab {
+    FakeGitlab::start_on(fixture, "127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("cannot start the fake GitLab: {e}"))
+}
+
 /// Base environment: the fake's URL, the demo token, project 1, the suite's backend
 /// ([`api`]), and `extra` on top.
 pub fn env_for(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -159,11 +176,20 @@ pub fn tempdir() -> PathBuf {
     dir
 }
 
-/// A fake serving `projects` (fixture JSON) to the demo token.
+/// A fake serving `projects` (fixture JSON) to the demo token, over the suite's registry.
 pub fn fake_with(projects: serde_json::Value) -> FakeGitlab {
-    let fixture =
-        serde_json::json!({"tokens": [{"token": TOKEN, "scopes": ["api"]}], "projects": projects});
-    FakeGitlab::start(Fixture::from_json(&fixture.to_string()).expect("test fixture is valid"))
+    fake_over(registry_mode(), projects)
+}
+
+/// [`fake_with`] with the images in the fake's memory: for worlds a real registry cannot
+/// hold (names it refuses, 10,000-tag lists) or answers only an older GitLab gives.
+pub fn fake_in_memory(projects: serde_json::Value) -> FakeGitlab {
+    fake_over(RegistryMode::Memory, projects)
+}
+
+pub fn fake_over(mode: RegistryMode, projects: serde_json::Value) -> FakeGitlab {
+    let fixture = serde_json::json!({"tokens": [{"token": TOKEN, "scopes": ["api"]}], "projects": projects, "registry": mode.as_str()});
+    start(Fixture::from_json(&fixture.to_string()).expect("test fixture is valid"))
 }
 
 /// [`env_for`], authenticating with the demo's job token instead of `API_TOKEN` (and so over
@@ -176,8 +202,9 @@ pub fn job_token_env(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, 
         .collect()
 }
 
+/// The demo instance over the suite's registry.
 pub fn demo() -> FakeGitlab {
-    FakeGitlab::start(Fixture::demo())
+    start(Fixture::demo().with_registry(registry_mode()))
 }
 
 pub fn requests(fake: &FakeGitlab, endpoint: &str) -> u64 {

@@ -15,6 +15,16 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The instant fixture ages count back from: when this process built its first fixture.
+/// Every fake a process starts sees the same instants, so two fakes of one fixture hold
+/// byte-identical images (a cosign tag's name is its subject's digest, and a test that
+/// compares the registries of two runs must find the same names); ages stay relative to
+/// the present, so a fixture never goes stale.
+pub(crate) fn epoch_ms() -> i64 {
+    static EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(now_ms)
+}
+
 /// Parses a relative age: `45s`, `90m`, `12h`, `7d`, `2w`.
 pub(crate) fn parse_age_ms(s: &str) -> Result<i64, String> {
     let s = s.trim();

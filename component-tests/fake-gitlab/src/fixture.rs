@@ -235,7 +235,7 @@ impl Fixture {
         let fixture: Fixture = serde_json::from_str(s).map_err(|e| format!("fixture: {e}"))?;
         // Building the state runs every check, so a bad fixture fails here
         // rather than on the first request.
-        crate::state::State::build(&fixture, crate::clock::now_ms())?;
+        crate::state::State::build(&fixture, crate::clock::epoch_ms())?;
         Ok(fixture)
     }
 

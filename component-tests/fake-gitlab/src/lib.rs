@@ -261,7 +261,7 @@ impl FakeGitlab {
     }
 
     fn serve(fixture: Fixture, addr: &str, tls: bool) -> std::io::Result<FakeGitlab> {
-        let mut state = State::build(&fixture, clock::now_ms())
+        let mut state = State::build(&fixture, clock::epoch_ms())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;

@@ -63,6 +63,7 @@ impl RegistryClient {
         let http = Http::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
+            .tcp_nodelay(true)
             .build()
             .expect("an HTTP client without TLS settings builds");
         RegistryClient { http, base }

@@ -20,7 +20,15 @@ use super::jwt::{ISSUER, SERVICE};
 /// Where the binary is: `FAKE_GITLAB_REGISTRY_BIN`, else Debian's path, else `PATH`.
 fn binary() -> Result<PathBuf, String> {
     if let Some(bin) = std::env::var_os("FAKE_GITLAB_REGISTRY_BIN") {
-        return Ok(PathBuf::from(bin));
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!(
+                "FAKE_GITLAB_REGISTRY_BIN={} is not a file (Debian: apt-get install docker-registry)",
+                bin.display()
+            ))
+        };
     }
     let debian = PathBuf::from("/usr/bin/docker-registry");
     if debian.is_file() {
@@ -310,10 +318,33 @@ fn free_port() -> Result<SocketAddr, String> {
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
 
+/// Where registries keep their storage: `FAKE_GITLAB_REGISTRY_DIR`, else a memory-backed
+/// `/dev/shm` where there is one (distribution fsyncs every file it writes, about a
+/// thousand times for the demo, which a test world need not wait for), else the temp dir.
+fn scratch_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FAKE_GITLAB_REGISTRY_DIR") {
+        return PathBuf::from(dir);
+    }
+    let shm = Path::new("/dev/shm");
+    let writable = shm.is_dir()
+        && fs::metadata(shm).is_ok_and(|m| !m.permissions().readonly())
+        && fs::write(
+            shm.join(format!(".fake-gitlab-{}", std::process::id())),
+            b"",
+        )
+        .and_then(|()| fs::remove_file(shm.join(format!(".fake-gitlab-{}", std::process::id()))))
+        .is_ok();
+    if writable {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 fn scratch_dir() -> Result<PathBuf, String> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = scratch_root().join(format!(
         "fake-gitlab-registry-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)

@@ -152,83 +152,126 @@ impl World {
 }
 
 fn push_repository(registry: &Registry, repo: &str, tags: &[WorldTag]) -> Result<(), String> {
-    // Subjects first: a referrer's name and `subject` need its subject's digest.
-    let mut pushed: HashMap<String, Subject> = HashMap::new();
-    let mut order: Vec<&WorldTag> = tags.iter().filter(|t| t.signs.is_none()).collect();
-    order.extend(tags.iter().filter(|t| t.signs.is_some()));
-    for tag in order {
-        if let Some(first) = &tag.same_as {
-            let subject = pushed.get(first).cloned().ok_or_else(|| {
-                format!(
-                    "{repo}:{}: same image as {first}, which comes later",
-                    tag.name
-                )
-            })?;
-            let fetched = registry
-                .client()
-                .manifest(
-                    &registry.signer,
-                    repo,
-                    &subject.digest,
-                    &[&subject.media_type],
-                )?
-                .ok_or_else(|| format!("{repo}: {} vanished", subject.digest))?;
-            registry.client().put_manifest(
+    // Images first (several at once), then tags of the same image, then referrers: a
+    // referrer's name and `subject` need its subject's digest.
+    let images: Vec<&WorldTag> = tags
+        .iter()
+        .filter(|t| t.signs.is_none() && t.same_as.is_none())
+        .collect();
+    let mut pushed: HashMap<String, Subject> = parallel(&images, |tag| {
+        push_tag(registry, repo, tag, &HashMap::new())
+    })?
+    .into_iter()
+    .collect();
+    for tag in tags.iter().filter(|t| t.same_as.is_some()) {
+        let first = tag.same_as.as_deref().unwrap_or_default();
+        let subject = pushed.get(first).cloned().ok_or_else(|| {
+            format!(
+                "{repo}:{}: same image as {first}, which is not an image",
+                tag.name
+            )
+        })?;
+        let fetched = registry
+            .client()
+            .manifest(
                 &registry.signer,
                 repo,
-                &tag.name,
-                &subject.media_type,
-                &fetched.body,
-            )?;
-            registry.record_push(repo, &tag.name, tag.pushed_ms);
-            pushed.insert(tag.name.clone(), subject);
-            continue;
-        }
-        let mut spec = tag.spec.clone();
-        let mut name = tag.name.clone();
-        if let Some(signs) = &tag.signs {
-            let subject = match signs.strip_prefix("sha256:") {
-                Some(_) => Subject {
-                    media_type: super::client::media::OCI_MANIFEST.into(),
-                    digest: signs.clone(),
-                    size: 1024,
-                },
-                None => pushed.get(signs).cloned().ok_or_else(|| {
-                    format!("{repo}: `signs: {signs}` names no tag of this repository")
-                })?,
-            };
-            if name.is_empty() {
-                let suffix = spec.kind.cosign_suffix().expect("checked when planned");
-                name = format!(
-                    "sha256-{}.{suffix}",
-                    subject.digest.trim_start_matches("sha256:")
-                );
-            }
-            spec.subject = Some(subject);
-        }
-        let built = images::build(&spec);
-        push_built(registry, repo, &built)?;
+                &subject.digest,
+                &[&subject.media_type],
+            )?
+            .ok_or_else(|| format!("{repo}: {} vanished", subject.digest))?;
         registry.client().put_manifest(
             &registry.signer,
             repo,
-            &name,
-            &built.media_type,
-            &built.body,
+            &tag.name,
+            &subject.media_type,
+            &fetched.body,
         )?;
-        registry.record_push(repo, &name, tag.pushed_ms);
-        match spec.kind {
-            Kind::IndexMissingChild => {
-                let child = &built.children[0];
-                registry
-                    .client()
-                    .delete_manifest(&registry.signer, repo, &child.digest)?;
-            }
-            Kind::Missing => registry.unlink_manifest(repo, &built.digest)?,
-            _ => {}
-        }
-        pushed.insert(tag.name.clone(), built.subject());
+        registry.record_push(repo, &tag.name, tag.pushed_ms);
+        pushed.insert(tag.name.clone(), subject);
     }
+    let referrers: Vec<&WorldTag> = tags.iter().filter(|t| t.signs.is_some()).collect();
+    parallel(&referrers, |tag| push_tag(registry, repo, tag, &pushed))?;
     Ok(())
+}
+
+/// `work` on every item, four at a time; the first error wins.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R, String> + Sync,
+) -> Result<Vec<R>, String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4.min(items.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let result = work(item);
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(result);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .collect()
+}
+
+/// Builds and pushes one tag; returns its name and its manifest as a subject.
+fn push_tag(
+    registry: &Registry,
+    repo: &str,
+    tag: &WorldTag,
+    subjects: &HashMap<String, Subject>,
+) -> Result<(String, Subject), String> {
+    let mut spec = tag.spec.clone();
+    let mut name = tag.name.clone();
+    if let Some(signs) = &tag.signs {
+        let subject = match signs.strip_prefix("sha256:") {
+            Some(_) => Subject {
+                media_type: super::client::media::OCI_MANIFEST.into(),
+                digest: signs.clone(),
+                size: 1024,
+            },
+            None => subjects.get(signs).cloned().ok_or_else(|| {
+                format!("{repo}: `signs: {signs}` names no image of this repository")
+            })?,
+        };
+        if name.is_empty() {
+            let suffix = spec.kind.cosign_suffix().expect("checked when planned");
+            name = format!(
+                "sha256-{}.{suffix}",
+                subject.digest.trim_start_matches("sha256:")
+            );
+        }
+        spec.subject = Some(subject);
+    }
+    let built = images::build(&spec);
+    push_built(registry, repo, &built)?;
+    registry.client().put_manifest(
+        &registry.signer,
+        repo,
+        &name,
+        &built.media_type,
+        &built.body,
+    )?;
+    registry.record_push(repo, &name, tag.pushed_ms);
+    match spec.kind {
+        Kind::IndexMissingChild => {
+            let child = &built.children[0];
+            registry
+                .client()
+                .delete_manifest(&registry.signer, repo, &child.digest)?;
+        }
+        Kind::Missing => registry.unlink_manifest(repo, &built.digest)?,
+        _ => {}
+    }
+    Ok((tag.name.clone(), built.subject()))
 }
 
 /// Blobs, then the platform manifests (by digest), of one manifest.
