@@ -35,4 +35,4 @@ step 1-dry-run true
 step 2-real-run false
 step 3-second-run false
 
-printf '\nReports of each run: %s/<run>/gc.log, gc-junit.xml, gc-report.json\n' "$out"
+printf '\nReports of each run: %s/<run>/gc-report.html (open it in a browser), gc.log, gc-junit.xml, gc-report.json, gc.env\n' "$out"
