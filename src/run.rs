@@ -79,8 +79,12 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
 /// was decided or deleted): the only report it writes. Returns `code`, or 1 if `gc.env` could
 /// not be written.
 fn stopped_before_planning(config: &Config, code: i32) -> i32 {
-    let errors = usize::from(code == exit::CONFIG);
-    let figures = Figures::nothing_done(Some(&config.mode), exit::status(code), errors);
+    // A configuration error says `none` whatever the mode, as when no configuration was read.
+    let (mode, errors) = match code {
+        exit::CONFIG => (None, 1),
+        _ => (Some(&config.mode), 0),
+    };
+    let figures = Figures::nothing_done(mode, exit::status(code), errors);
     if write_dotenv(&config.dotenv_file, &figures) || code != exit::OK {
         code
     } else {

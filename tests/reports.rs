@@ -234,10 +234,29 @@ fn gc_env_and_the_page_are_written_when_a_run_stops_early() {
 #[test]
 fn a_configuration_error_replaces_earlier_figures_and_requests_nothing() {
     let fake = demo();
-    for (dotenv_file, path) in [
-        (None, "gc.env"),
-        (Some("out/figures.env"), "out/figures.env"),
-    ] {
+    // Refused while reading the environment (twice: the default gc.env, then GC_DOTENV_FILE),
+    // and once the run has started: its log cannot be created.
+    let cases = [
+        (
+            vec![("GC_KEEP_REGEX", "(unclosed")],
+            "gc.env",
+            "GC_KEEP_REGEX",
+        ),
+        (
+            vec![
+                ("GC_KEEP_REGEX", "(unclosed"),
+                ("GC_DOTENV_FILE", "out/figures.env"),
+            ],
+            "out/figures.env",
+            "GC_KEEP_REGEX",
+        ),
+        (
+            vec![("GC_LOG_FILE", "no/such/dir/gc.log")],
+            "gc.env",
+            "GC_LOG_FILE",
+        ),
+    ];
+    for (extra, path, variable) in cases {
         let dir = tempdir();
         std::fs::create_dir_all(dir.join("out")).unwrap();
         // What an earlier run left in the same directory.
@@ -246,13 +265,9 @@ fn a_configuration_error_replaces_earlier_figures_and_requests_nothing() {
             "REGISTRY_GC_STATUS=ok\nREGISTRY_GC_DELETED=99\n",
         )
         .unwrap();
-        let mut vars = env_for(&fake, &[("GC_KEEP_REGEX", "(unclosed")]);
-        if let Some(file) = dotenv_file {
-            vars.push(("GC_DOTENV_FILE".into(), file.into()));
-        }
-        let out = run_in(dir.clone(), &vars);
+        let out = run_in(dir.clone(), &env_for(&fake, &extra));
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stderr.contains("GC_KEEP_REGEX"), "{}", out.stderr);
+        assert!(out.stderr.contains(variable), "{}", out.stderr);
         let figures = dotenv_vars(&std::fs::read_to_string(dir.join(path)).unwrap());
         let want: Vec<(String, String)> = [
             ("REGISTRY_GC_STATUS", "config-error"),
