@@ -4,10 +4,10 @@
 //! [`run`] reads as that list: each stage is one function of [`Steps`] that takes what the
 //! stage before it produced and returns what the next one needs. Data flows one way. Nothing is
 //! deleted until the complete plan exists; every early stop (a failed listing, a safety limit, a
-//! signal) still writes every report, and even a run that stops before it decides anything
-//! writes `gc.env`, so a later job never reads another run's figures. What goes wrong along the way without stopping the
-//! run (skipped repositories, failed listings, the reason a run stopped) is collected in
-//! [`Notes`], which the reports render.
+//! signal) still writes every report, and a run that stops before it decides anything still
+//! writes `gc.env`, so a later job never reads another run's figures. What goes wrong along the
+//! way without stopping the run (skipped repositories, failed listings, the reason a run
+//! stopped) is collected in [`Notes`], which the reports render.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -32,7 +32,8 @@ pub mod exit {
     pub const CONFIG: i32 = 2;
     pub const REFUSED: i32 = 3;
 
-    /// The word `gc.env` gives later jobs for an exit code (`REGISTRY_GC_STATUS`).
+    /// The word `gc.env` gives later jobs for an exit code (`REGISTRY_GC_STATUS`); the codes
+    /// not named here are the signals' (130, 143).
     pub fn status(code: i32) -> &'static str {
         match code {
             OK => "ok",
@@ -75,9 +76,9 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     )
 }
 
-/// A run that ends before it lists anything still writes `gc.env`, with every count 0 (nothing
-/// was decided or deleted): the only report it writes. Returns `code`, or 1 if `gc.env` could
-/// not be written.
+/// A run that ends before it lists anything (exit 2, or a signal during the API probe) still
+/// writes `gc.env`, with every count 0 (nothing was decided or deleted): the only report it
+/// writes. Returns `code`, which already says the run failed.
 fn stopped_before_planning(config: &Config, code: i32) -> i32 {
     // A configuration error says `none` whatever the mode, as when no configuration was read.
     let (mode, errors) = match code {
@@ -85,11 +86,8 @@ fn stopped_before_planning(config: &Config, code: i32) -> i32 {
         _ => (Some(&config.mode), 0),
     };
     let figures = Figures::nothing_done(mode, exit::status(code), errors);
-    if write_dotenv(&config.dotenv_file, &figures) || code != exit::OK {
-        code
-    } else {
-        exit::API_ERRORS
-    }
+    write_dotenv(&config.dotenv_file, &figures);
+    code
 }
 
 /// `gc.env`; `false`, after saying why, if it could not be written.

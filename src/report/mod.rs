@@ -154,8 +154,7 @@ impl Run<'_> {
 /// The manifest kind the registry reports for a tag (design §9: `image`, `index`, `cache`,
 /// `referrer`, `artifact`, `missing`), or `None` when the tag was not inspected. Registry
 /// inspection does not exist yet, so no tag has one. The one place to connect it.
-pub fn kind(tag: &PlannedTag) -> Option<&'static str> {
-    let _not_inspected = tag;
+pub fn kind(_tag: &PlannedTag) -> Option<&'static str> {
     None
 }
 
