@@ -89,4 +89,4 @@ for name, label in [("resolve-after-gc.json", "garbage-collect"), ("resolve-afte
         print(f"after {label}: every kept tag still resolves (manifest, platform manifests, blobs)")
 PY
 
-printf '\nReports of each run: %s/<run>/gc.log, gc-junit.xml, gc-report.json\n' "$out"
+printf '\nReports of each run: %s/<run>/gc-report.html (open it in a browser), gc.log, gc-junit.xml, gc-report.json, gc.env\n' "$out"

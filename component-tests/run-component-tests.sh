@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The shipping tests of registry-gc: the static binary, the images and the CI/CD component.
 #
-#   component-tests/run-component-tests.sh [static|chroot|images|pipelines ...]   (default: all)
+#   component-tests/run-component-tests.sh [static|chroot|images|pipelines|page ...]   (default: all)
 #
 # Works on a fresh Debian machine as root, without stdin, and again and again (idempotent):
-#   1. installs what is missing: apt musl-tools rsync buildah busybox-static file, the rustup
-#      musl target, and into component-tests/.tools/ (git-ignored): Node 22 + gitlab-ci-local
-#      (npm) and check-jsonschema + PyYAML (a venv);
+#   1. installs what is missing: apt musl-tools rsync buildah busybox-static file chromium, the
+#      rustup musl target, and into component-tests/.tools/ (git-ignored): Node 22 +
+#      gitlab-ci-local (npm) and check-jsonschema + PyYAML (a venv);
 #   2. builds the musl binary and the fake GitLab (release profile, reused between runs);
 #   3. checks the binary is static and small, the template (both GitLab interpolation modes,
 #      GitLab's CI JSON schema), the docs' inputs table and .gitlab-ci.yml;
@@ -14,7 +14,12 @@
 #   5. builds the runtime and ci images offline with buildah and runs both against the fake;
 #   6. runs test pipelines with gitlab-ci-local that include the component the way users do,
 #      and checks artifacts, dry run in merge requests, deletion on the default branch, the
-#      default rules, every input's mapping, the safety limit and input validation.
+#      default rules, every input's mapping, the safety limit, input validation, and the
+#      dotenv figures reaching jobs of later stages;
+#   7. opens gc-report.html of a demo run and of a 10,000-tag run (with hostile tag names) in
+#      headless Chromium and checks it against gc-report.json (component-tests/browser/); the
+#      demo page's screenshot is written to the work directory (UPDATE_SCREENSHOT=1 copies it to
+#      docs/report-page.png).
 # Prints `N passed, N failed` last and exits non-zero on any failure.
 #
 # Environment: CARGO_TARGET_DIR (default ./target), DOCS (Markdown files whose inputs table must
@@ -82,10 +87,11 @@ finish() {
 }
 
 # ------------------------------------------------------------------ fake GitLab
+# start_fake [FIXTURE]: the demo fixture unless another is given.
 start_fake() {
   stop_fake
   rm -f "$WORK/fake.url"
-  "$FAKE_BIN" --fixture "$FIXTURE" --addr 127.0.0.1:0 --url-file "$WORK/fake.url" >>"$WORK/fake.log" 2>&1 &
+  "$FAKE_BIN" --fixture "${1:-$FIXTURE}" --addr 127.0.0.1:0 --url-file "$WORK/fake.url" >>"$WORK/fake.log" 2>&1 &
   FAKE_PID=$!
   for _ in $(seq 100); do
     if [ -s "$WORK/fake.url" ]; then API=$(tr -d '[:space:]' <"$WORK/fake.url"); return 0; fi
@@ -113,7 +119,7 @@ json_get() { ct get "$@"; }
 install_tools() {
   log "tools"
   local missing=()
-  for pkg in musl-tools rsync buildah busybox-static file git curl ca-certificates python3 python3-venv npm docker-registry; do
+  for pkg in musl-tools rsync buildah busybox-static file git curl ca-certificates python3 python3-venv npm docker-registry chromium; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   # The machine's own python3 (pyenv) and node/npm may come from elsewhere than apt.
@@ -153,7 +159,7 @@ install_tools() {
       "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" pyyaml </dev/null
   fi
   SCHEMA=$("$TOOLS/venv/bin/python" -c 'import check_jsonschema, pathlib; print(pathlib.Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/gitlab-ci.json")')
-  echo "node $("$TOOLS/node_modules/.bin/node" --version), gitlab-ci-local $(py_json_field "$TOOLS/node_modules/gitlab-ci-local/package.json" version), $(buildah --version)"
+  echo "node $("$TOOLS/node_modules/.bin/node" --version), gitlab-ci-local $(py_json_field "$TOOLS/node_modules/gitlab-ci-local/package.json" version), $(buildah --version), $(chromium --version 2>/dev/null)"
 }
 py_json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null || true; }
 
@@ -217,10 +223,10 @@ chroot_run() {
   rc=0; run_chroot GC_DRY_RUN=true || rc=$?
   after=$(snapshot "$PROJECT_ID")
   if [ "$rc" = 0 ]; then pass "chroot: dry run exits 0"; else fail "chroot: dry run exits 0 (got $rc)" "$(cat "$WORK/chroot.out")"; fi
-  if [ -s "$root/gc.log" ] && [ -s "$root/gc-junit.xml" ] && [ -s "$root/gc-report.json" ]; then
-    pass "chroot: dry run writes gc.log, gc-junit.xml, gc-report.json"
+  if [ -s "$root/gc.log" ] && [ -s "$root/gc-junit.xml" ] && [ -s "$root/gc-report.json" ] && [ -s "$root/gc-report.html" ] && [ -s "$root/gc.env" ]; then
+    pass "chroot: dry run writes gc.log, gc-junit.xml, gc-report.json, gc-report.html, gc.env"
   else
-    fail "chroot: dry run writes gc.log, gc-junit.xml, gc-report.json" "$(ls -la "$root")"
+    fail "chroot: dry run writes gc.log, gc-junit.xml, gc-report.json, gc-report.html, gc.env" "$(ls -la "$root")"
   fi
   if [ "$before" = "$after" ]; then pass "chroot: dry run deletes nothing"; else fail "chroot: dry run deletes nothing"; fi
   local would
@@ -245,7 +251,7 @@ chroot_run() {
   rc=0; run_chroot GC_DRY_RUN=true CI_NODE_TOTAL=1 || rc=$?
   if [ "$rc" = 0 ]; then pass "chroot: CI_NODE_TOTAL=1 without CI_NODE_INDEX (every non-parallel GitLab job) is accepted"; else fail "chroot: CI_NODE_TOTAL=1 without CI_NODE_INDEX (every non-parallel GitLab job) is accepted (exit $rc)" "$(cat "$WORK/chroot.out")"; fi
   local extra
-  extra=$(find "$root" -mindepth 1 -not -name 'registry-gc' -not -name 'gc.log' -not -name 'gc-junit.xml' -not -name 'gc-report.json')
+  extra=$(find "$root" -mindepth 1 -not -name 'registry-gc' -not -name 'gc.log' -not -name 'gc-junit.xml' -not -name 'gc-report.json' -not -name 'gc-report.html' -not -name 'gc.env')
   if [ -z "$extra" ]; then pass "chroot: the root holds only the binary and its reports"; else fail "chroot: the root holds only the binary and its reports" "$extra"; fi
   stop_fake
 }
@@ -420,13 +426,31 @@ MR_VARS=(--variable CI_PIPELINE_SOURCE=merge_request_event --variable CI_MERGE_R
          --variable CI_COMMIT_REF_NAME=main --unset-variable CI_COMMIT_BRANCH)
 MAIN_VARS=(--variable CI_PIPELINE_SOURCE=push --variable CI_COMMIT_REF_NAME=main --variable CI_COMMIT_BRANCH=main)
 
-# artifacts_ok NAME JOB: the three reports were collected as artifacts; JUnit parses.
+# artifacts_ok NAME JOB: the four reports in `paths` were collected as artifacts; JUnit parses.
 artifacts_ok() {
   local name=$1 job=$2 dir=$PROJ/.gitlab-ci-local/artifacts/$2 f missing=
-  for f in gc.log gc-report.json gc-junit.xml; do [ -s "$dir/$f" ] || missing="$missing $f"; done
-  if [ -z "$missing" ]; then pass "$name: artifacts gc.log, gc-report.json, gc-junit.xml collected"; else fail "$name: artifacts collected (missing:$missing)" "$(ls -la "$dir" 2>&1)"; return 1; fi
+  for f in gc-report.html gc.log gc-report.json gc-junit.xml; do [ -s "$dir/$f" ] || missing="$missing $f"; done
+  if [ -z "$missing" ]; then pass "$name: artifacts gc-report.html, gc.log, gc-report.json, gc-junit.xml collected"; else fail "$name: artifacts collected (missing:$missing)" "$(ls -la "$dir" 2>&1)"; return 1; fi
   if JUNIT=$(ct junit "$dir/gc-junit.xml" 2>&1); then pass "$name: gc-junit.xml is valid JUnit XML"; else fail "$name: gc-junit.xml is valid JUnit XML" "$JUNIT"; return 1; fi
   REPORT_FILE=$dir/gc-report.json
+}
+
+# figures_reached NAME PRODUCER CONSUMER CHECK: the gc.env that job PRODUCER wrote keeps
+# GitLab's dotenv rules, job CONSUMER of a later stage saw exactly its REGISTRY_GC_* variables,
+# and CHECK (python, given the variables as `env` and gc-report.json as `report`, or None when
+# the producer wrote none) holds.
+figures_reached() {
+  local name=$1 builds=$PROJ/.gitlab-ci-local/builds
+  check "$name" py - "$CT/lib" "$builds/$2/gc.env" "$builds/$3/figures.txt" "$PROJ/.gitlab-ci-local/artifacts/$2/gc-report.json" "$4" <<'EOF'
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import ct
+env = ct.dotenv(sys.argv[2])
+seen = dict(line.rstrip("\n").split("=", 1) for line in open(sys.argv[3]))
+report = json.load(open(sys.argv[4])) if os.path.exists(sys.argv[4]) else None
+ok = seen == env and len(env) == 8 and eval(sys.argv[5], {"env": env, "report": report})
+print(f"gc.env {env}\nlater job saw {seen}"); sys.exit(0 if ok else 1)
+EOF
 }
 
 pipelines() {
@@ -525,7 +549,8 @@ inputs = yaml.safe_load(open(sys.argv[2]))["include"][0]["inputs"]
 to_s = lambda v: ("true" if v else "false") if isinstance(v, bool) else str(v)
 skip = {"stage", "job_prefix", "image", "artifacts_expire_in", "timeout"}
 want = {"GC_" + k.upper(): to_s(v) for k, v in inputs.items() if k not in skip}
-want.update(GC_LOG_FILE="gc.log", GC_JUNIT_FILE="gc-junit.xml", GC_REPORT_FILE="gc-report.json")
+want.update(GC_LOG_FILE="gc.log", GC_JUNIT_FILE="gc-junit.xml", GC_REPORT_FILE="gc-report.json",
+            GC_HTML_FILE="gc-report.html", GC_DOTENV_FILE="gc.env")
 diff = {k: (env.get(k), want.get(k)) for k in set(env) | set(want) if env.get(k) != want.get(k)}
 print(diff); sys.exit(1 if diff else 0)
 EOF
@@ -580,6 +605,22 @@ EOF
       fail "max_deletions: the plan (not_deleted $planned > 1) deletes nothing (deleted $refused)" "$(ct report "$REPORT_FILE")"
     fi
   fi
+  figures_reached "max_deletions: a later job (when: always) reads REGISTRY_GC_STATUS=refused, nothing deleted" registry-gc figures \
+    'env["REGISTRY_GC_STATUS"] == "refused" and env["REGISTRY_GC_MODE"] == "delete" and env["REGISTRY_GC_DELETED"] == "0" and report["summary"]["not_deleted"] > 1'
+
+  # --- dotenv: the figures reach the jobs of a later stage, also after a configuration error
+  start_fake || { fail "fake-gitlab starts"; return; }
+  rc=0; glcl dotenv --file pipelines/dotenv.yml "${MAIN_VARS[@]}" || rc=$?
+  if grep -qE '^ PASS +figures *$' "$WORK/glcl-dotenv.log" && grep -qE '^ PASS +figures-after-config-error *$' "$WORK/glcl-dotenv.log" \
+      && grep -qE '^ FAIL +misconfigured-registry-gc *$' "$WORK/glcl-dotenv.log"; then
+    pass "dotenv: both later jobs ran; the misconfigured run failed"
+  else
+    fail "dotenv: both later jobs ran; the misconfigured run failed (gitlab-ci-local exit $rc)" "$(cat "$WORK/glcl-dotenv.log")"
+  fi
+  figures_reached "dotenv: a later job reads the dry run's figures, equal to gc-report.json's summary" registry-gc figures \
+    'env["REGISTRY_GC_STATUS"] == "ok" and env["REGISTRY_GC_MODE"] == "dry-run" and all(env["REGISTRY_GC_" + k.upper()] == str(report["summary"][k]) for k in ("deleted", "would_delete", "kept", "errors", "bytes_reclaimed", "repositories")) and int(env["REGISTRY_GC_WOULD_DELETE"]) > 0'
+  figures_reached "dotenv: after a configuration error (exit 2) a later job reads REGISTRY_GC_STATUS=config-error, every count 0" misconfigured-registry-gc figures-after-config-error \
+    'report is None and env == {"REGISTRY_GC_STATUS": "config-error", "REGISTRY_GC_MODE": "none", "REGISTRY_GC_DELETED": "0", "REGISTRY_GC_WOULD_DELETE": "0", "REGISTRY_GC_KEPT": "0", "REGISTRY_GC_ERRORS": "1", "REGISTRY_GC_BYTES_RECLAIMED": "0", "REGISTRY_GC_REPOSITORIES": "0"}'
   stop_fake
 
   # --- invalid input: rejected with GitLab's message
@@ -594,10 +635,75 @@ EOF
   if [ ! -e "$PROJ/.gitlab-ci-local/builds/registry-gc/gc-env.txt" ]; then pass "invalid input: no job ran"; else fail "invalid input: no job ran"; fi
 }
 
+# ------------------------------------------------------------------ 7. the report page in Chromium
+# page_checks NAME ARGS...: check-page.mjs (ARGS: page, gc-report.json, options), each of its
+# lines a check of its own. A Chromium that cannot run fails here, loudly.
+page_checks() {
+  local name=$1 out rc=0 line; shift
+  out=$("$TOOLS/node_modules/.bin/node" "$CT/browser/check-page.mjs" "$@" 2>&1) || rc=$?
+  while IFS= read -r line; do
+    case $line in
+      "ok   "*) pass "$name: ${line#ok   }" ;;
+      "FAIL "*) fail "$name: ${line#FAIL }" ;;
+      "info "*) echo "     $name: ${line#info }" ;;
+    esac
+  done <<<"$out"
+  if [ "$rc" != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then fail "$name: check-page.mjs exited $rc" "$out"; fi
+}
+
+# page_run NAME DIR GROUP: a dry run of group GROUP on the running fake, writing its reports to DIR.
+page_run() {
+  local rc=0
+  mkdir -p "$2"
+  (cd "$2" && env -i CI_API_V4_URL="$API" API_TOKEN="$TOKEN" GC_SCOPE=group GC_GROUP="$3" GC_DRY_RUN=true \
+    CI_JOB_URL=https://gitlab.example.com/demo/ops/-/jobs/4242 "$BIN") >"$2/run.out" 2>&1 || rc=$?
+  if [ "$rc" = 0 ] && [ -s "$2/gc-report.html" ]; then pass "$1: the dry run writes gc-report.html"; else fail "$1: the dry run writes gc-report.html (exit $rc)" "$(cat "$2/run.out")"; return 1; fi
+}
+
+report_page() {
+  log "the report page in headless Chromium ($(chromium --version 2>/dev/null))"
+  local dir=$WORK/page
+  start_fake || { fail "fake-gitlab starts"; return; }
+  if page_run "page (demo)" "$dir/demo" demo; then
+    page_checks "page (demo)" "$dir/demo/gc-report.html" "$dir/demo/gc-report.json" --screenshot "$dir/demo/report-page.png"
+    if [ "${UPDATE_SCREENSHOT:-0}" = 1 ] && [ -s "$dir/demo/report-page.png" ]; then
+      # Small enough to commit: 256 colours (pngquant, when installed), else as taken.
+      mkdir -p "$ROOT/docs"
+      if command -v pngquant >/dev/null; then
+        pngquant --force --quality=70-95 --output "$ROOT/docs/report-page.png" "$dir/demo/report-page.png"
+      else
+        cp "$dir/demo/report-page.png" "$ROOT/docs/report-page.png"
+      fi
+      echo "     screenshot written to docs/report-page.png ($(stat -c %s "$ROOT/docs/report-page.png") bytes)"
+    fi
+  fi
+  # 10,000 tags of the benchmark's model, and a repository of tag names that are markup.
+  py - "$CT/bench" "$dir/fixture-10k.json" "$TOKEN" <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import model
+fixture = model.generate(10_000)
+fixture["tokens"] = [{"token": sys.argv[3], "scopes": ["api"]}]
+# A tag name cannot hold "/" (registries refuse it, and so does the fake): the repository's
+# path brings the "</script>".
+hostile = ["<script>alert(1)", "<img src=x onerror=window.__pwned=1>", "\"quoted\" & 'single' <b>bold<!--",
+           "line\u2028sep\u2029end"]
+fixture["projects"].append({"id": 999999, "path": "bench/hostile", "repositories": [
+    {"id": 999999, "name": "app</script><script>window.__pwned=1</script>",
+     "tags": [{"name": n, "broken": True} for n in hostile] + [{"name": "latest", "age": "1h"}]}]})
+json.dump(fixture, open(sys.argv[2], "w"))
+EOF
+  start_fake "$dir/fixture-10k.json" || { fail "fake-gitlab starts with 10,000 tags"; return; }
+  if page_run "page (10,000 tags)" "$dir/10k" bench; then
+    page_checks "page (10,000 tags, hostile names)" "$dir/10k/gc-report.html" "$dir/10k/gc-report.json"
+  fi
+  stop_fake
+}
+
 # ------------------------------------------------------------------ main
 main() {
   local stages=("$@")
-  [ "${#stages[@]}" -gt 0 ] || stages=(static chroot images pipelines)
+  [ "${#stages[@]}" -gt 0 ] || stages=(static chroot images pipelines page)
   install_tools
   build
   for f in "$BIN" "$FAKE_BIN" "$FIXTURE"; do
@@ -610,7 +716,8 @@ main() {
       chroot) chroot_run ;;
       images) images ;;
       pipelines) pipelines ;;
-      *) echo "unknown stage $stage (static chroot images pipelines)"; exit 2 ;;
+      page) report_page ;;
+      *) echo "unknown stage $stage (static chroot images pipelines page)"; exit 2 ;;
     esac
   done
   log "sizes"

@@ -1,5 +1,6 @@
 //! The `registry-gc` command: arguments, logging and exit codes; the work is in the library.
 
+use registry_gc::report::dotenv::Figures;
 use registry_gc::{config, run, signals};
 use std::io::Write;
 
@@ -27,6 +28,9 @@ fn main() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
+            // A later job reads `config-error` in gc.env, never an earlier run's figures.
+            let figures = Figures::nothing_done(None, run::exit::status(run::exit::CONFIG), 1);
+            run::write_dotenv(&config::dotenv_file_from_env(), &figures);
             std::process::exit(run::exit::CONFIG);
         }
     };

@@ -4,9 +4,10 @@
 //! [`run`] reads as that list: each stage is one function of [`Steps`] that takes what the
 //! stage before it produced and returns what the next one needs. Data flows one way. Nothing is
 //! deleted until the complete plan exists; every early stop (a failed listing, a safety limit, a
-//! signal) still writes all three reports. What goes wrong along the way without stopping the
-//! run (skipped repositories, failed listings, the reason a run stopped) is collected in
-//! [`Notes`], which the reports render.
+//! signal) still writes every report, and a run that stops before it decides anything still
+//! writes `gc.env`, so a later job never reads another run's figures. What goes wrong along the
+//! way without stopping the run (skipped repositories, failed listings, the reason a run
+//! stopped) is collected in [`Notes`], which the reports render.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use crate::gitlab::{ApiError, Client};
 use crate::plan::{self, Plan};
 use crate::policy::{self, PolicyResult};
 use crate::progress::Progress;
-use crate::report::{self, log::DecisionLog, Run, Summary};
+use crate::report::{self, dotenv::Figures, log::DecisionLog, Run, Summary};
 use crate::rules::Action;
 use crate::scope::{self, InScope, ScopeError, Skipped};
 use crate::signals::Interrupt;
@@ -30,6 +31,18 @@ pub mod exit {
     pub const API_ERRORS: i32 = 1;
     pub const CONFIG: i32 = 2;
     pub const REFUSED: i32 = 3;
+
+    /// The word `gc.env` gives later jobs for an exit code (`REGISTRY_GC_STATUS`); the codes
+    /// not named here are the signals' (130, 143).
+    pub fn status(code: i32) -> &'static str {
+        match code {
+            OK => "ok",
+            API_ERRORS => "errors",
+            CONFIG => "config-error",
+            REFUSED => "refused",
+            _ => "interrupted",
+        }
+    }
 }
 
 /// Runs registry-gc with a validated configuration and returns the process exit code.
@@ -37,12 +50,12 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     let started = Started::now();
     let (log, client) = match open(config, &interrupt) {
         Ok(opened) => opened,
-        Err(code) => return code,
+        Err(code) => return stopped_before_planning(config, code),
     };
     announce(&log, config, &started);
     let (choice, config) = match choose_api(&client, config, &log, &interrupt) {
         Ok(chosen) => chosen,
-        Err(code) => return code,
+        Err(code) => return stopped_before_planning(config, code),
     };
     let steps = Steps {
         config: &config,
@@ -61,6 +74,31 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     steps.report(
         &started, &choice, &plan, &outcomes, &policies, notes, refused,
     )
+}
+
+/// A run that ends before it lists anything (exit 2, or a signal during the API probe) still
+/// writes `gc.env`, with every count 0 (nothing was decided or deleted): the only report it
+/// writes. Returns `code`, which already says the run failed.
+fn stopped_before_planning(config: &Config, code: i32) -> i32 {
+    // A configuration error says `none` whatever the mode, as when no configuration was read.
+    let (mode, errors) = match code {
+        exit::CONFIG => (None, 1),
+        _ => (Some(&config.mode), 0),
+    };
+    let figures = Figures::nothing_done(mode, exit::status(code), errors);
+    write_dotenv(&config.dotenv_file, &figures);
+    code
+}
+
+/// `gc.env`; `false`, after saying why, if it could not be written.
+pub fn write_dotenv(path: &std::path::Path, figures: &Figures) -> bool {
+    match report::dotenv::write(path, figures) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("GC_DOTENV_FILE: cannot write {}: {e}", path.display());
+            false
+        }
+    }
 }
 
 /// When the run started, by the wall clock (for the reports) and the monotonic one (for the
@@ -104,17 +142,9 @@ fn open(config: &Config, interrupt: &Interrupt) -> Result<(DecisionLog, Client),
     Ok((log, client))
 }
 
-fn mode_word(config: &Config) -> &'static str {
-    if config.mode.dry_run {
-        "dry-run"
-    } else {
-        "delete"
-    }
-}
-
 /// The first line of gc.log and of stderr: what this run will do, and why.
 fn announce(log: &DecisionLog, config: &Config, started: &Started) {
-    let mode = mode_word(config);
+    let mode = config.mode.word();
     log.text(&format!(
         "registry-gc {} started {}: {mode} ({}), scope: {}",
         env!("CARGO_PKG_VERSION"),
@@ -333,7 +363,7 @@ impl Steps<'_> {
         policies
     }
 
-    /// 7. The summary, gc.log's last lines, JUnit and JSON; returns the exit code.
+    /// 7. The reports: summary, JUnit, JSON, HTML, then `gc.env`; returns the exit code.
     #[allow(clippy::too_many_arguments)]
     fn report(
         &self,
@@ -379,13 +409,15 @@ impl Steps<'_> {
         let written = write_reports(config, &run);
         eprintln!("{}", run.summary);
         eprintln!(
-            "decisions: {}  junit: {}  report: {}",
+            "decisions: {}  junit: {}  report: {}  page: {}  figures: {}",
             config.log_file.display(),
             config.junit_file.display(),
-            config.report_file.display()
+            config.report_file.display(),
+            config.html_file.display(),
+            config.dotenv_file.display()
         );
 
-        if let Some(code) = self.interrupt.exit_code() {
+        let code = if let Some(code) = self.interrupt.exit_code() {
             code
         } else if refused {
             exit::REFUSED
@@ -393,6 +425,12 @@ impl Steps<'_> {
             exit::API_ERRORS
         } else {
             exit::OK
+        };
+        let figures = Figures::of(&run, exit::status(code));
+        if write_dotenv(&config.dotenv_file, &figures) || code != exit::OK {
+            code
+        } else {
+            exit::API_ERRORS
         }
     }
 
@@ -413,7 +451,7 @@ impl Steps<'_> {
             notes.errors.len(),
             notes.skipped.len(),
         );
-        summary.mode = format!("{} ({})", mode_word(config), config.mode.why);
+        summary.mode = format!("{} ({})", config.mode.word(), config.mode.why);
         summary.dry_run = config.mode.dry_run;
         summary.api = format!(
             "{} (ages from {})",
@@ -426,22 +464,20 @@ impl Steps<'_> {
     }
 }
 
-/// JUnit and JSON; `false` if either could not be written (the run then exits 1).
+/// JUnit, JSON and HTML; `false` if one could not be written (the run then exits 1).
 fn write_reports(config: &Config, run: &Run<'_>) -> bool {
+    type Writer = fn(&std::path::Path, &Run<'_>) -> std::io::Result<()>;
+    let reports: [(&str, &std::path::Path, Writer); 3] = [
+        ("GC_JUNIT_FILE", &config.junit_file, report::junit::write),
+        ("GC_REPORT_FILE", &config.report_file, report::json::write),
+        ("GC_HTML_FILE", &config.html_file, report::html::write),
+    ];
     let mut written = true;
-    if let Err(e) = report::junit::write(&config.junit_file, run) {
-        log::error!(
-            "GC_JUNIT_FILE: cannot write {}: {e}",
-            config.junit_file.display()
-        );
-        written = false;
-    }
-    if let Err(e) = report::json::write(&config.report_file, run) {
-        log::error!(
-            "GC_REPORT_FILE: cannot write {}: {e}",
-            config.report_file.display()
-        );
-        written = false;
+    for (variable, path, write) in reports {
+        if let Err(e) = write(path, run) {
+            log::error!("{variable}: cannot write {}: {e}", path.display());
+            written = false;
+        }
     }
     written
 }

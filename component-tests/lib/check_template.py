@@ -222,11 +222,29 @@ def environment(job):
     return {k: v for k, v in env.items() if k.startswith("GC_")}
 
 
+def expose_as_problems(artifacts):
+    """GitLab's rules for `artifacts:expose_as` and its paths (lib/gitlab/ci/config/entry/artifacts.rb:
+    the name matches EXPOSE_AS_REGEX, at most 100 characters, paths are required and hold no `*`;
+    doc/ci/yaml/_index.md: paths with CI/CD variables or a leading `./` are not shown, a
+    directory must end in `/`; app/services/ci/find_exposed_artifacts_service.rb: at most 10 per
+    merge request)."""
+    name, paths, problems = artifacts.get("expose_as"), artifacts.get("paths") or [], []
+    if not isinstance(name, str) or not re.fullmatch(r"\w[-\w ]*", name, re.ASCII) or len(name) > 100:
+        problems.append(f"expose_as {name!r}: only letters, digits, '-', '_' and spaces, at most 100")
+    if not paths:
+        problems.append("expose_as needs artifacts:paths")
+    for path in paths:
+        if "*" in path or "$" in path or path.startswith("./"):
+            problems.append(f"path {path!r}: no globs, variables or leading ./ with expose_as")
+    return problems
+
+
 def expected_environment(values):
     env = {}
     for name, variable in INPUT_TO_VARIABLE.items():
         env[variable] = ruby_to_s(values[name])
-    env.update({"GC_LOG_FILE": "gc.log", "GC_JUNIT_FILE": "gc-junit.xml", "GC_REPORT_FILE": "gc-report.json"})
+    env.update({"GC_LOG_FILE": "gc.log", "GC_JUNIT_FILE": "gc-junit.xml", "GC_REPORT_FILE": "gc-report.json",
+                "GC_HTML_FILE": "gc-report.html", "GC_DOTENV_FILE": "gc.env"})
     return env
 
 
@@ -301,8 +319,11 @@ def main():
                   and job["artifacts"]["expire_in"] == values["artifacts_expire_in"]
                   and job["artifacts"]["when"] == "always"
                   and job["artifacts"]["reports"]["junit"] == "gc-junit.xml"
-                  and set(job["artifacts"]["paths"]) == {"gc.log", "gc-junit.xml", "gc-report.json"},
+                  and job["artifacts"]["reports"]["dotenv"] == "gc.env"
+                  and set(job["artifacts"]["paths"]) == {"gc-report.html", "gc.log", "gc-junit.xml", "gc-report.json"},
                   json.dumps(job, default=str))
+            check(f"[{label}] {mode} mode: expose_as follows GitLab's rules for its name and paths",
+                  not expose_as_problems(job["artifacts"]), "; ".join(expose_as_problems(job["artifacts"])))
             check(f"[{label}] {mode} mode: interruptible, resource_group, rules",
                   job.get("interruptible") is True and bool(job.get("resource_group")) and bool(job.get("rules")))
             if validator is not None:

@@ -8,9 +8,12 @@
                                            failures, errors, passed (JSON); fails on bad XML
   ct.py report FILE                        dry_run, summary and settings of gc-report.json (JSON)
   ct.py get FILE KEY.PATH                  one value of a JSON file (dotted path), printed raw
+  ct.py dotenv FILE                        the variables of a dotenv report (JSON), after GitLab's
+                                           checks of one (see dotenv()); fails when one fails
 """
 
 import json
+import re
 import sys
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -60,6 +63,29 @@ def junit(path):
     return counts
 
 
+def dotenv(path):
+    """GitLab's checks of a dotenv report: app/services/ci/parse_dotenv_artifact_service.rb
+    (smaller than dotenv_size, 5 KB by default; every line matches /^(.*?)=(.*)$/, both sides
+    stripped; at most dotenv_variables, 20 by default on self-managed), the key format of
+    app/models/concerns/ci/has_variable.rb, and doc/ci/yaml/artifacts_reports.md (no empty
+    lines or comments, no spaces or quotes in values, UTF-8)."""
+    data = open(path, "rb").read()
+    if len(data) >= 5 * 1024:
+        raise SystemExit(f"{path}: {len(data)} bytes, not under GitLab's 5 KB dotenv_size")
+    variables = {}
+    for line in data.decode("utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not re.fullmatch(r"[a-zA-Z0-9_]{1,255}", key):
+            raise SystemExit(f"{path}: not a KEY=VALUE line GitLab accepts: {line!r}")
+        if re.search(r"[\s'\"]", value):
+            raise SystemExit(f"{path}: {key}: GitLab keeps spaces and quotes literally: {value!r}")
+        variables[key] = value
+    if len(variables) > 20:
+        raise SystemExit(f"{path}: {len(variables)} variables, more than GitLab's default limit of 20")
+    return variables
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "snapshot":
@@ -69,6 +95,8 @@ def main(argv):
         out = project.get("container_expiration_policy")
     elif cmd == "junit":
         out = junit(args[0])
+    elif cmd == "dotenv":
+        out = dotenv(args[0])
     elif cmd == "report":
         report = json.load(open(args[0], encoding="utf-8"))
         out = {k: report.get(k) for k in ("dry_run", "mode_reason", "scope", "summary", "settings", "stopped",

@@ -43,6 +43,8 @@ pub(super) struct Raw {
     gc_log_file: Option<String>,
     gc_junit_file: Option<String>,
     gc_report_file: Option<String>,
+    gc_html_file: Option<String>,
+    gc_dotenv_file: Option<String>,
     gc_policy_apply: Option<String>,
     gc_policy_enabled: Option<String>,
     gc_policy_cadence: Option<String>,
@@ -87,6 +89,12 @@ impl Raw {
             log_file: PathBuf::from(self.gc_log_file.as_deref().unwrap_or("gc.log")),
             junit_file: PathBuf::from(self.gc_junit_file.as_deref().unwrap_or("gc-junit.xml")),
             report_file: PathBuf::from(self.gc_report_file.as_deref().unwrap_or("gc-report.json")),
+            html_file: PathBuf::from(self.gc_html_file.as_deref().unwrap_or("gc-report.html")),
+            dotenv_file: PathBuf::from(
+                self.gc_dotenv_file
+                    .as_deref()
+                    .unwrap_or(DEFAULT_DOTENV_FILE),
+            ),
             ca_file,
             shard,
             job_url: self.ci_job_url.clone(),

@@ -72,6 +72,17 @@ pub struct Mode {
     pub why: String,
 }
 
+impl Mode {
+    /// `dry-run` or `delete`, as the reports write it.
+    pub fn word(&self) -> &'static str {
+        if self.dry_run {
+            "dry-run"
+        } else {
+            "delete"
+        }
+    }
+}
+
 /// A slice of the projects for one job of a `parallel: N` matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -185,6 +196,9 @@ pub struct Config {
     pub log_file: PathBuf,
     pub junit_file: PathBuf,
     pub report_file: PathBuf,
+    pub html_file: PathBuf,
+    /// Also written when the configuration is refused: see [`dotenv_file_from_env`].
+    pub dotenv_file: PathBuf,
     pub ca_file: Option<PathBuf>,
     pub shard: Option<Shard>,
     pub job_url: Option<String>,
@@ -226,6 +240,16 @@ impl Config {
         }
         let raw: Raw = envy::from_iter(relevant).map_err(|e| err("environment", e.to_string()))?;
         raw.validate()
+    }
+}
+
+/// Where `gc.env` goes when the configuration is refused (exit 2) and no [`Config`] exists:
+/// `GC_DOTENV_FILE` as set, whatever else is wrong, so that a later job reads this run's
+/// `config-error` there and never figures an earlier run left behind.
+pub fn dotenv_file_from_env() -> PathBuf {
+    match std::env::var_os("GC_DOTENV_FILE") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(DEFAULT_DOTENV_FILE),
     }
 }
 

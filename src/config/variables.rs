@@ -42,6 +42,8 @@ pub const VARIABLES: &[Variable] = &[
     Variable { name: "GC_LOG_FILE", default: "gc.log", meaning: "decision log, written as the run goes" },
     Variable { name: "GC_JUNIT_FILE", default: "gc-junit.xml", meaning: "JUnit report for GitLab's Tests tab" },
     Variable { name: "GC_REPORT_FILE", default: "gc-report.json", meaning: "machine-readable plan and outcome" },
+    Variable { name: "GC_HTML_FILE", default: "gc-report.html", meaning: "self-contained page for reviewers: charts and every decision in a table" },
+    Variable { name: "GC_DOTENV_FILE", default: DEFAULT_DOTENV_FILE, meaning: "the figures for later jobs (GitLab dotenv report: REGISTRY_GC_*)" },
     Variable { name: "GC_POLICY_APPLY", default: "false", meaning: "also apply GitLab's built-in cleanup policy to every project in scope" },
     Variable { name: "GC_POLICY_ENABLED", default: "true", meaning: "policy: enabled" },
     Variable { name: "GC_POLICY_CADENCE", default: "1d", meaning: "policy: 1d, 7d, 14d, 1month, 3month" },
@@ -52,6 +54,8 @@ pub const VARIABLES: &[Variable] = &[
 ];
 
 pub const DEFAULT_KEEP_REGEX: &str = r"latest|main|master|v.*\..*\..*";
+
+pub const DEFAULT_DOTENV_FILE: &str = "gc.env";
 
 /// Allowed values of GitLab's `container_expiration_policy` (app/models/container_expiration_policy.rb;
 /// `60d` since GitLab 14.3, commit c7be549c "Add option of 60 days").
@@ -101,7 +105,8 @@ pub fn help_text() -> String {
     out.push_str(
         "\nRegexes are full-match (`main` does not match `main2`). An empty variable counts as unset.\n\
          Booleans: true/false/1/0/yes/no. Durations: 90m, 12h, 7d, 2w.\n\n\
-         Outputs: GC_LOG_FILE (every decision, then a summary), GC_JUNIT_FILE, GC_REPORT_FILE.\n\
+         Outputs: GC_LOG_FILE (every decision, then a summary), GC_JUNIT_FILE, GC_REPORT_FILE,\n\
+         GC_HTML_FILE (a page to review), GC_DOTENV_FILE (REGISTRY_GC_* figures for later jobs).\n\
          Exit codes: 0 success (dry-run too), 1 some API operations failed, 2 configuration error\n\
          (nothing requested), 3 refused by GC_MAX_DELETIONS (nothing deleted), 130/143 interrupted.\n",
     );

@@ -1,8 +1,11 @@
-//! What a run tells people: `gc.log` for humans, JUnit for GitLab's Tests tab, JSON for tools.
+//! What a run tells people: `gc.log` for humans, JUnit for GitLab's Tests tab, JSON for tools,
+//! an HTML page for the reviewer of a merge request, and dotenv figures for later jobs.
 //!
-//! All three render the same [`Run`]: the plan, what happened to each planned tag, the policy
+//! All of them render the same [`Run`]: the plan, what happened to each planned tag, the policy
 //! results and the request counts. They never recompute a decision; they only render it.
 
+pub mod dotenv;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod log;
@@ -13,7 +16,7 @@ use std::fmt;
 use crate::config::Mode;
 use crate::delete::Outcome;
 use crate::gitlab::Counts;
-use crate::plan::{Plan, PlannedTag};
+use crate::plan::{Plan, PlannedTag, RepoPlan};
 use crate::policy::{PolicyResult, Status};
 use crate::rules::{Digest, Reason, RuleId};
 use crate::scope::{ScopeError, Skipped};
@@ -139,6 +142,22 @@ pub struct Run<'a> {
     pub summary: Summary,
 }
 
+impl Run<'_> {
+    /// Whether the registry itself was read (design §9: `on`, `off (GC_INSPECT=false)`,
+    /// `unavailable (<why>)`), for the reports to state. Registry inspection does not exist yet,
+    /// so there is nothing to state: the page says "not inspected". The one place to connect it.
+    pub fn inspection(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The manifest kind the registry reports for a tag (design §9: `image`, `index`, `cache`,
+/// `referrer`, `artifact`, `missing`), or `None` when the tag was not inspected. Registry
+/// inspection does not exist yet, so no tag has one. The one place to connect it.
+pub fn kind(_tag: &PlannedTag) -> Option<&'static str> {
+    None
+}
+
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Summary {
     pub mode: String,
@@ -231,28 +250,33 @@ impl Summary {
 /// `GC_KEEP_REGEX` are never inspected (no details request), so a digest shared with one of them
 /// is counted: the figure is an upper estimate, as is any size before the registry's own GC.
 pub fn reclaimed_bytes(plan: &Plan, outcomes: &[Vec<Outcome>]) -> u64 {
-    let mut total = 0;
-    for (repo, repo_outcomes) in plan.repos.iter().zip(outcomes) {
-        // digest → (size, still referenced)
-        let mut digests: HashMap<&Digest, (u64, bool)> = HashMap::new();
-        for (tag, outcome) in repo.tags.iter().zip(repo_outcomes) {
-            let Some(info) = &tag.info else { continue };
-            let Some(digest) = &info.digest else {
-                continue;
-            };
-            let goes = matches!(outcome, Outcome::Deleted | Outcome::WouldDelete);
-            let entry = digests
-                .entry(digest)
-                .or_insert((info.size.unwrap_or(0), false));
-            entry.1 |= !goes;
-        }
-        total += digests
-            .values()
-            .filter(|(_, kept)| !kept)
-            .map(|(size, _)| size)
-            .sum::<u64>();
+    plan.repos
+        .iter()
+        .zip(outcomes)
+        .map(|(repo, outcomes)| repo_reclaimed_bytes(repo, outcomes))
+        .sum()
+}
+
+/// [`reclaimed_bytes`] of one repository: digests are counted per repository.
+pub fn repo_reclaimed_bytes(repo: &RepoPlan, outcomes: &[Outcome]) -> u64 {
+    // digest → (size, still referenced)
+    let mut digests: HashMap<&Digest, (u64, bool)> = HashMap::new();
+    for (tag, outcome) in repo.tags.iter().zip(outcomes) {
+        let Some(info) = &tag.info else { continue };
+        let Some(digest) = &info.digest else {
+            continue;
+        };
+        let goes = matches!(outcome, Outcome::Deleted | Outcome::WouldDelete);
+        let entry = digests
+            .entry(digest)
+            .or_insert((info.size.unwrap_or(0), false));
+        entry.1 |= !goes;
     }
-    total
+    digests
+        .values()
+        .filter(|(_, kept)| !kept)
+        .map(|(size, _)| size)
+        .sum()
 }
 
 /// `48.0 MiB`: sizes as people read them.

@@ -24,6 +24,10 @@ pub struct Outcome {
     pub log: String,
     pub junit: String,
     pub report: serde_json::Value,
+    /// gc-report.html.
+    pub page: String,
+    /// gc.env.
+    pub dotenv: String,
     pub dir: PathBuf,
 }
 
@@ -31,9 +35,23 @@ impl Outcome {
     /// Every byte registry-gc produced, for "the token never appears" checks.
     pub fn everything(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n{}",
-            self.stdout, self.stderr, self.log, self.junit, self.report
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.stdout, self.stderr, self.log, self.junit, self.report, self.page, self.dotenv
         )
+    }
+
+    /// The variables of gc.env, in the order written.
+    pub fn figures(&self) -> Vec<(String, String)> {
+        dotenv_vars(&self.dotenv)
+    }
+
+    /// One variable of gc.env.
+    pub fn figure(&self, key: &str) -> String {
+        self.figures()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("{key} not in gc.env:\n{}", self.dotenv))
+            .1
     }
 
     /// `(repository path, tag, outcome, rule)` for every tag in the JSON report.
@@ -128,7 +146,11 @@ pub fn env_for(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String
 
 /// Runs the binary with exactly `vars` (plus a cwd of its own) and reads its outputs.
 pub fn run_with(vars: &[(String, String)]) -> Outcome {
-    let dir = tempdir();
+    run_in(tempdir(), vars)
+}
+
+/// [`run_with`] in a given working directory (which may hold files of an earlier run).
+pub fn run_in(dir: PathBuf, vars: &[(String, String)]) -> Outcome {
     let output = Command::new(env!("CARGO_BIN_EXE_registry-gc"))
         .env_clear()
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -143,6 +165,8 @@ pub fn run_with(vars: &[(String, String)]) -> Outcome {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         log: read("gc.log"),
         junit: read("gc-junit.xml"),
+        page: read("gc-report.html"),
+        dotenv: read("gc.env"),
         report: if report.is_empty() {
             serde_json::Value::Null
         } else {
@@ -283,6 +307,16 @@ pub fn junit_counts(xml: &str) -> (usize, usize, usize) {
     (tests, failures, skipped)
 }
 
+/// `KEY=VALUE` lines of a dotenv file.
+pub fn dotenv_vars(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|line| {
+            let (k, v) = line.split_once('=').expect("KEY=VALUE");
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
 /// Starts a real run that deletes 40 broken tags slowly, sends `signal` (`TERM` or `INT`) once
 /// deletions have started, and checks what an interrupted run must leave: the exit code, a
 /// partial but consistent result, a gc.log summary naming the interruption, parseable JUnit and
@@ -359,6 +393,16 @@ pub fn interrupt_mid_run(signal: &str, expected_code: i32) {
         report["summary"]["deleted"].as_u64().unwrap() as usize,
         deleted_at_stop
     );
+    // The page says why it stopped; gc.env tells a later job.
+    let page = std::fs::read_to_string(dir.join("gc-report.html")).unwrap();
+    assert!(
+        page.contains(&format!("Stopped: {said}")),
+        "the page names the stop"
+    );
+    let figures = dotenv_vars(&std::fs::read_to_string(dir.join("gc.env")).unwrap());
+    let figure = |key: &str| figures.iter().find(|(k, _)| k == key).unwrap().1.clone();
+    assert_eq!(figure("REGISTRY_GC_STATUS"), "interrupted");
+    assert_eq!(figure("REGISTRY_GC_DELETED"), deleted_at_stop.to_string());
 
     // The next run completes the job.
     fake.set_faults(Faults::default());
