@@ -26,6 +26,7 @@ mod http;
 mod pagination;
 mod params;
 mod policy;
+mod refs;
 mod state;
 mod stats;
 #[cfg(feature = "tls")]
@@ -33,8 +34,8 @@ mod tls;
 
 pub use faults::{FaultKind, Faults, RateLimit, ScriptedFault};
 pub use fixture::{
-    Fixture, GroupFixture, JobTokenFixture, ProjectFixture, RepositoryFixture, TagFixture,
-    TokenFixture,
+    BranchFixture, Fixture, GroupFixture, JobTokenFixture, MergeRequestFixture, ProjectFixture,
+    RepositoryFixture, TagFixture, TokenFixture,
 };
 pub use foreign::{ForeignHost, Recorded};
 pub use stats::Stats;

@@ -61,6 +61,8 @@ pub(crate) struct Project {
     pub created_ms: i64,
     pub policy: Policy,
     pub repo_ids: Vec<u64>,
+    /// Branches and merge requests.
+    pub git: crate::refs::Git,
 }
 
 impl Project {
@@ -353,6 +355,7 @@ impl State {
                 Some(m) => Policy::from_fixture(created_ms, m)
                     .map_err(|e| format!("project {:?}: {e}", pf.path))?,
             };
+            let git = crate::refs::Git::build(pf, start_ms)?;
             let namespace_id = group_ids[&parent_path(&pf.path).unwrap_or_default().to_lowercase()];
             let mut repo_ids = Vec::new();
             let mut names = BTreeSet::new();
@@ -490,6 +493,7 @@ impl State {
                     created_ms,
                     policy,
                     repo_ids,
+                    git,
                 },
             );
         }
