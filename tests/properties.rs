@@ -27,10 +27,11 @@ use registry_gc::config::{
 };
 use registry_gc::delete::Outcome;
 use registry_gc::duration::parse_age;
-use registry_gc::facts::RepoFacts;
+use registry_gc::facts::{RepoFacts, Role};
 use registry_gc::gitlab::client::{json_verdict, next_page, parse_link_next, Reply, Verdict};
 use registry_gc::gitlab::types::{ExpirationPolicy, ListedTag, Project, Repository, TagDetails};
 use registry_gc::plan::{self, Plan};
+use registry_gc::refs::Refs;
 use registry_gc::report::{self, Run, Summary};
 use registry_gc::rules::{self, Action, Counterpart, Decision, Details, RuleId, TagFacts, TagInfo};
 use registry_gc::scope::Repo;
@@ -132,6 +133,7 @@ fn rule_settings() -> impl Strategy<Value = RuleSettings> {
                 delete_broken: broken,
                 delete_orphan_cache: orphan,
                 cache_suffix: suffix.to_string(),
+                stale_ref: None,
                 age_from,
             },
         )
@@ -228,6 +230,8 @@ fn repositories() -> impl Strategy<Value = (Vec<RepoFacts>, HashSet<String>)> {
                     } else {
                         Ok(tags)
                     },
+                    refs: Refs::NotListed,
+                    role: Role::Decided,
                 })
                 .collect();
             let unknown = unknown
@@ -245,6 +249,8 @@ fn clone_facts(facts: &[RepoFacts]) -> Vec<RepoFacts> {
         .map(|f| RepoFacts {
             repo: f.repo.clone(),
             tags: f.tags.clone(),
+            refs: f.refs.clone(),
+            role: f.role,
         })
         .collect()
 }
@@ -371,7 +377,7 @@ proptest! {
             CounterpartKind::Missing => Counterpart::Missing { path: "g/p/app".into() },
             CounterpartKind::Present { .. } => Counterpart::Present { path: "g/p/app".into(), tags: &has, deleted: &deleted },
         };
-        let out = rules::decide_repository(&rules, now(), &tags, &counterpart);
+        let out = rules::decide_repository(&rules, now(), &tags, &counterpart, &Refs::NotListed);
         prop_assert_eq!(out.len(), tags.len());
         for (tag, d) in tags.iter().zip(&out) {
             check_decision(&rules, tag, d)?;
@@ -408,7 +414,7 @@ proptest! {
             shuffled.swap(i, (s >> 33) as usize % (i + 1));
         }
         let reordered: Vec<TagFacts> = shuffled.iter().map(|&i| tags[i].clone()).collect();
-        let again = rules::decide_repository(&rules, now(), &reordered, &counterpart);
+        let again = rules::decide_repository(&rules, now(), &reordered, &counterpart, &Refs::NotListed);
         for (&i, d) in shuffled.iter().zip(&again) {
             prop_assert_eq!(d, &out[i], "{} decided differently in another order", &tags[i].name);
         }
@@ -582,6 +588,7 @@ proptest! {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            stale_ref: None,
             age_from: AgeFrom::Created,
         };
         let facts: Vec<TagFacts> = tags.iter().map(|(name, age, broken)| TagFacts {
@@ -590,7 +597,7 @@ proptest! {
                 Details::Found(TagInfo { created_at: age.map(|a| hours_ago(a).into()), published_at: None, digest: None, size: None })
             },
         }).collect();
-        let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable)
+        let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable, &Refs::NotListed)
             .iter().zip(&tags)
             .filter(|(d, _)| d.action == Action::Delete)
             .map(|(_, (name, _, _))| format!("e2e/p/app:{name}"))
@@ -1045,6 +1052,7 @@ proptest! {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            stale_ref: None,
             age_from: AgeFrom::Created,
         };
         let tags: Vec<TagFacts> = names.iter().enumerate().map(|(i, n)| TagFacts {
@@ -1056,7 +1064,7 @@ proptest! {
             },
         }).collect();
         let repo = Repo { id: 1, project_id: 1, project_path: path.clone(), path: format!("{path}/{path}") };
-        let facts = vec![RepoFacts { repo: repo.clone(), tags: Ok(tags) }];
+        let facts = vec![RepoFacts { repo: repo.clone(), tags: Ok(tags), refs: Refs::NotListed, role: Role::Decided }];
         let plan = plan::plan(&rules, now(), facts, &HashSet::new());
         let mut outcomes = Outcome::initial(&plan, dry_run);
         if !dry_run {
