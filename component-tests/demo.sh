@@ -18,6 +18,8 @@ for _ in $(seq 100); do [ -s "$out/api-url" ] && break; sleep 0.05; done
 
 export CI_API_V4_URL="$(cat "$out/api-url")"
 export API_TOKEN=glpat-demo-token GC_SCOPE=group GC_GROUP=demo GC_POLICY_APPLY=true GC_POLICY_KEEP_N=25
+# Tags named after merge requests (mr-<iid>, preview-<iid>) or branches (their slug): rule stale-ref.
+export GC_STALE_REF_REGEX='(mr|preview)-(?P<mr>[0-9]+)|(?P<slug>.+)'
 
 step() {
   local name=$1 dry=$2

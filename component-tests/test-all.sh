@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
 REGISTRY_GC_TEST_API=graphql cargo test --locked -p registry-gc \
-  --test gc --test policy --test hostile --test security --test properties --test soak
+  --test gc --test policy --test hostile --test security --test properties --test soak \
+  --test stale_ref --test filters
 component-tests/run-component-tests.sh
