@@ -552,3 +552,31 @@ fn demo_deletes_the_images_of_the_deleted_branch_and_the_merged_merge_request_wi
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.with_outcome("deleted").is_empty());
 }
+
+#[test]
+fn the_default_branch_and_protected_branches_are_live_like_any_other() {
+    let fake = fake_with(json!([{
+        "id": 1, "path": "g/p", "default_branch": "develop",
+        "branches": [
+            {"name": "develop"},
+            {"name": "release/1.x", "protected": true},
+            {"name": "feature/x"}
+        ],
+        "repositories": [{"id": 10, "name": "app", "tags": [
+            tag("develop", "90d"), tag("release-1-x", "90d"), tag("release-2-x", "90d"), tag("feature-x", "90d")
+        ]}]
+    }]));
+    let out = run(
+        &fake,
+        &[
+            ("GC_DRY_RUN", "false"),
+            ("GC_STALE_REF_REGEX", "(?P<slug>.+)"),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.with_outcome("deleted"), ["g/p/app:release-2-x"]);
+    assert_eq!(
+        fake.tags("g/p/app"),
+        ["develop", "feature-x", "release-1-x"]
+    );
+}
