@@ -1215,6 +1215,111 @@ mod tests {
         ));
     }
 
+    fn with_stale_ref(regex: &str) -> RuleSettings {
+        let mut rules = settings();
+        rules.stale_ref = Some(crate::config::StaleRefSettings {
+            pattern: crate::config::RefPattern::new(FullRegex::new(regex).unwrap()).unwrap(),
+            min_age: parse_age("1d").unwrap(),
+        });
+        rules
+    }
+
+    #[test]
+    fn stale_ref_sits_after_orphan_cache_and_before_the_age_rules() {
+        use crate::refs::{ListedBranch, OpenMergeRequest, ProjectRefs};
+        let mut rules = with_stale_ref("mr-(?P<mr>[0-9]+)|(?P<slug>.+)");
+        rules.older_than = Some(parse_age("30d").unwrap());
+        let none: [OpenMergeRequest<'_>; 0] = [];
+        let refs = Refs::Known(Arc::new(
+            ProjectRefs::from_listings(
+                [ListedBranch {
+                    name: "feature/live",
+                    default: true,
+                }],
+                none,
+            )
+            .unwrap(),
+        ));
+        let tags = [
+            aged("feature-live", 90),
+            aged("feature-gone", 3),
+            aged("mr-4", 90),
+            broken("feature-broken"),
+            null_age("feature-cache"),
+            aged("latest", 90),
+        ];
+        let missing = Counterpart::Missing {
+            path: "g/p/app".into(),
+        };
+        let rules_of = |refs: &Refs| -> Vec<RuleId> {
+            decide_repository(&rules, now(), &tags, &missing, refs)
+                .iter()
+                .map(|d| d.rule)
+                .collect()
+        };
+        assert_eq!(
+            rules_of(&refs),
+            [
+                RuleId::OlderThan,
+                RuleId::StaleRef,
+                RuleId::StaleRef,
+                RuleId::Broken,
+                RuleId::OrphanCache,
+                RuleId::KeepRegex
+            ]
+        );
+        // Unknown refs keep every tag named after one, though GC_OLDER_THAN alone would
+        // delete it; the rules before stale-ref still decide on their own facts.
+        let unknown = Refs::Unknown("GET …/branches: 503".into());
+        assert_eq!(
+            rules_of(&unknown),
+            [
+                RuleId::Error,
+                RuleId::Error,
+                RuleId::Error,
+                RuleId::Broken,
+                RuleId::OrphanCache,
+                RuleId::KeepRegex
+            ]
+        );
+        let d = decide_repository(&rules, now(), &tags[..1], &missing, &unknown).remove(0);
+        assert_eq!(
+            (d.action, d.reason.text("feature-live").to_string()),
+            (
+                Action::Keep,
+                "stale-ref unknown: GET …/branches: 503".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn details_wait_for_refs_only_where_the_refs_change_the_need() {
+        let mut rules = with_stale_ref("(?P<slug>feature-.+)");
+        let may = CounterpartHint::CannotOrphan;
+        assert!(
+            !needs_wait_for_refs(&rules, "feature-x", may),
+            "broken detection needs them anyway"
+        );
+        rules.delete_broken = false;
+        assert!(needs_wait_for_refs(&rules, "feature-x", may));
+        assert!(
+            !needs_wait_for_refs(&rules, "release-1", may),
+            "names no ref"
+        );
+        assert!(needs_details(&rules, "feature-x", may, RefHint::Gone));
+        assert!(!needs_details(&rules, "feature-x", may, RefHint::Live));
+        assert!(!needs_details(&rules, "feature-x", may, RefHint::Unknown));
+        rules.older_than = Some(parse_age("7d").unwrap());
+        assert!(
+            !needs_wait_for_refs(&rules, "feature-x", may),
+            "the age rules need them anyway"
+        );
+        assert!(
+            !needs_details(&rules, "feature-x", may, RefHint::Unknown),
+            "kept before the age rules"
+        );
+    }
+
     #[test]
     fn times_and_digests_are_written_back_as_they_came() {
         for text in [
