@@ -28,6 +28,8 @@ for _ in $(seq 300); do [ -s "$out/api-url" ] && break; kill -0 "$fake" 2>/dev/n
 export CI_API_V4_URL="$(cat "$out/api-url")"
 base=${CI_API_V4_URL%/api/v4}
 export API_TOKEN=glpat-demo-token GC_SCOPE=group GC_GROUP=demo GC_POLICY_APPLY=true GC_POLICY_KEEP_N=25
+# Tags named after merge requests (mr-<iid>, preview-<iid>) or branches (their slug): rule stale-ref.
+export GC_STALE_REF_REGEX='(mr|preview)-(?P<mr>[0-9]+)|(?P<slug>.+)'
 
 control() { python3 -c 'import json,sys,urllib.request
 req = urllib.request.Request(sys.argv[1], method=sys.argv[2])

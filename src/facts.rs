@@ -14,17 +14,28 @@
 //! page; only a tag whose fields come back null (GitLab could not read its manifest) gets a REST
 //! details request, and only if its decision needs one: the facts, and so the decisions, are the
 //! same as over REST.
+//!
+//! With `GC_STALE_REF_REGEX`, a project's branches and open merge requests are listed on the
+//! same queue, once per project and only if one of its listed tags is named after a ref
+//! ([`rules::names_ref`]); a repository whose details requests depend on them (where the rules
+//! need a tag's age only if its ref is gone) waits for them, the others do not.
+//!
+//! A repository read only as the counterpart of a cache in scope ([`Role::CounterpartOnly`]: the
+//! repository filters leave it out) is listed and nothing more: its tags are known, none is
+//! decided, so none of its details is ever needed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::backend::Backend;
 use crate::config::RuleSettings;
 use crate::gitlab::api::Details as ApiDetails;
 use crate::gitlab::graphql;
+use crate::gitlab::types::{Branch, MergeRequest};
 use crate::gitlab::{ApiError, Client};
 use crate::progress::Progress;
-use crate::rules::{self, CounterpartHint, Details, Digest, TagFacts, TagInfo, Time};
+use crate::refs::{ListedBranch, OpenMergeRequest, ProjectRefs, Refs};
+use crate::rules::{self, CounterpartHint, Details, Digest, RefHint, TagFacts, TagInfo, Time};
 use crate::scope::{CounterpartPath, Repo};
 
 /// One repository's facts; `tags` is `Err` when its tag list could not be read.
@@ -32,6 +43,26 @@ use crate::scope::{CounterpartPath, Repo};
 pub struct RepoFacts {
     pub repo: Repo,
     pub tags: Result<Vec<TagFacts>, String>,
+    /// Its project's branches and merge requests, where a tag of the project names one.
+    pub refs: Refs,
+    pub role: Role,
+}
+
+/// Whether a run decides a repository's tags or only reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Decided,
+    /// Left out by the repository filters, but the counterpart of a cache in scope: its tags
+    /// are what that cache's tags are judged against (filtering chooses what is deleted from,
+    /// not what is known). Nothing in it is decided, deleted or reported.
+    CounterpartOnly,
+}
+
+/// The repositories a run gathers facts of: those it decides, and those it only reads as the
+/// counterparts of caches it decides.
+pub struct Repositories {
+    pub decided: Vec<Repo>,
+    pub counterparts_only: Vec<Repo>,
 }
 
 /// `unknown` holds repository paths that exist but are not examined (e.g. being deleted): a
@@ -40,39 +71,81 @@ pub fn gather(
     client: &Client,
     backend: &Backend,
     rules: &RuleSettings,
-    repos: Vec<Repo>,
+    repositories: Repositories,
     unknown: &HashSet<String>,
     concurrency: usize,
     progress: &Progress,
 ) -> Vec<RepoFacts> {
-    let links = Links::new(rules, &repos, unknown);
+    let roles: Vec<Role> = repositories
+        .decided
+        .iter()
+        .map(|_| Role::Decided)
+        .chain(
+            repositories
+                .counterparts_only
+                .iter()
+                .map(|_| Role::CounterpartOnly),
+        )
+        .collect();
+    let repos: Vec<Repo> = repositories
+        .decided
+        .into_iter()
+        .chain(repositories.counterparts_only)
+        .collect();
+    let links = Links::new(rules, &repos, &roles, unknown);
+    let projects = Projects::new(&repos, &roles);
     let listings: Vec<OnceLock<Listing>> = repos.iter().map(|_| OnceLock::new()).collect();
     let state = Mutex::new(Gathering {
         needs: vec![None; repos.len()],
         details: vec![Vec::new(); repos.len()],
+        refs: (0..projects.ids.len())
+            .map(|_| RefsListing::default())
+            .collect(),
         listed: 0,
         needed: 0,
         fetched: 0,
     });
     let lock = || state.lock().expect("a worker panicked");
+    let known = Known {
+        rules,
+        links: &links,
+        projects: &projects,
+        roles: &roles,
+        listings: &listings,
+    };
 
     let lists = (0..repos.len()).map(Task::List).collect();
     crate::pool::run(lists, concurrency, |task, queue| match task {
         Task::List(r) => {
-            let (result, known) = match list(client, backend, &repos[r]) {
+            let (result, details) = match list(client, backend, &repos[r]) {
                 Ok(listed) => (Ok(listed.names), listed.known),
                 Err(e) => (Err(e), Vec::new()),
             };
             let mut s = lock();
             // Details before the listing, both under the lock: once the listing is set, a
             // worker settling r's counterpart may settle r too, and must find its details.
-            s.details[r] = known;
+            s.details[r] = details;
             let _ = listings[r].set(result);
             s.listed += 1;
             progress.tick(|| format!("listed tags of {}/{} repositories", s.listed, repos.len()));
-            s.settle(r, rules, &links, &listings, &mut |r, t| {
-                queue.push(Task::Details(r, t))
-            });
+            if let Some(p) = s.refs_to_request(r, &known) {
+                // Lists, like tag lists, go before details.
+                queue.push_first(Task::Branches(p));
+                queue.push_first(Task::MergeRequests(p));
+            }
+            s.settle(r, &known, &mut |r, t| queue.push(Task::Details(r, t)));
+        }
+        Task::Branches(p) => {
+            let listed = read_whole(|| client.list_branches(projects.ids[p]));
+            let mut s = lock();
+            s.refs[p].branches = Some(listed.map_err(|e| e.to_string()));
+            s.refs_arrived(p, &known, &mut |r, t| queue.push(Task::Details(r, t)));
+        }
+        Task::MergeRequests(p) => {
+            let listed = read_whole(|| client.list_open_merge_requests(projects.ids[p]));
+            let mut s = lock();
+            s.refs[p].merge_requests = Some(listed.map_err(|e| e.to_string()));
+            s.refs_arrived(p, &known, &mut |r, t| queue.push(Task::Details(r, t)));
         }
         Task::Details(r, t) => {
             let repo = &repos[r];
@@ -88,7 +161,13 @@ pub fn gather(
         }
     });
 
-    let mut details = state.into_inner().expect("a worker panicked").details;
+    let state = state.into_inner().expect("a worker panicked");
+    let mut details = state.details;
+    let refs: Vec<Refs> = state
+        .refs
+        .into_iter()
+        .map(|listing| listing.refs.unwrap_or_default())
+        .collect();
     repos
         .into_iter()
         .zip(listings)
@@ -106,9 +185,25 @@ pub fn gather(
                     })
                     .collect()
             });
-            RepoFacts { repo, tags }
+            let refs = projects.of[r].map_or(Refs::NotListed, |p| refs[p].clone());
+            RepoFacts {
+                repo,
+                tags,
+                refs,
+                role: roles[r],
+            }
         })
         .collect()
+}
+
+/// A listing read to the end, read once more if it changed while it was read (offset
+/// pagination: an item deleted meanwhile hides another, so a live branch could go unseen and
+/// its tags look stale). Changed twice, it is an error: what it lists is left undecided.
+fn read_whole<T>(mut listing: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    match listing() {
+        Err(ApiError::Changed { .. }) => listing(),
+        other => other,
+    }
 }
 
 type Listing = Result<Vec<String>, ApiError>;
@@ -140,33 +235,24 @@ fn list(client: &Client, backend: &Backend, repo: &Repo) -> Result<Listed, ApiEr
             })?;
             Ok(listed)
         }
-        Backend::Rest => {
-            let mut attempts = 0;
-            loop {
-                let mut names = Vec::new();
-                seen.clear();
-                let result = client.list_tags(repo.project_id, repo.id, |page| {
-                    // GitLab may repeat a tag across pages when tags change during the listing.
-                    names.extend(
-                        page.into_iter()
-                            .map(|t| t.name)
-                            .filter(|n| seen.insert(n.clone())),
-                    );
-                });
-                attempts += 1;
-                // A listing that changed under us is read once more; twice changed, the
-                // repository is left alone this run (and its cache is not judged on it).
-                match result {
-                    Err(ApiError::Changed { .. }) if attempts < 2 => continue,
-                    other => {
-                        return other.map(|()| Listed {
-                            names,
-                            known: Vec::new(),
-                        })
-                    }
-                }
-            }
-        }
+        // A listing that changed under us is read once more; twice changed, the repository is
+        // left alone this run (and its cache is not judged on it).
+        Backend::Rest => read_whole(|| {
+            let mut names = Vec::new();
+            seen.clear();
+            client.list_tags(repo.project_id, repo.id, |page| {
+                // GitLab may repeat a tag across pages when tags change during the listing.
+                names.extend(
+                    page.into_iter()
+                        .map(|t| t.name)
+                        .filter(|n| seen.insert(n.clone())),
+                );
+            })?;
+            Ok(Listed {
+                names,
+                known: Vec::new(),
+            })
+        }),
     }
 }
 
@@ -193,6 +279,9 @@ fn graphql_details(tag: &graphql::Tag) -> Details {
 enum Task {
     List(usize),
     Details(usize, usize),
+    /// A project's branches (by index into [`Projects::ids`]).
+    Branches(usize),
+    MergeRequests(usize),
 }
 
 /// What the workers share.
@@ -200,35 +289,118 @@ struct Gathering {
     /// Per repository, per tag: whether its details are needed; `None` until decided.
     needs: Vec<Option<Vec<bool>>>,
     details: Vec<Vec<Details>>,
+    /// Per project: its branches and merge requests.
+    refs: Vec<RefsListing>,
     listed: usize,
     needed: usize,
     fetched: usize,
 }
 
+/// One project's two listings, and what they say once both are in.
+#[derive(Default)]
+struct RefsListing {
+    requested: bool,
+    branches: Option<Result<Vec<Branch>, String>>,
+    merge_requests: Option<Result<Vec<MergeRequest>, String>>,
+    refs: Option<Refs>,
+    /// Repositories whose details requests wait for `refs`.
+    waiting: Vec<usize>,
+}
+
+/// What is known before anything is gathered, shared by every worker.
+struct Known<'a> {
+    rules: &'a RuleSettings,
+    links: &'a Links,
+    projects: &'a Projects,
+    roles: &'a [Role],
+    listings: &'a [OnceLock<Listing>],
+}
+
+/// The projects of the repositories a run decides, which the `stale-ref` rule may need the
+/// refs of.
+struct Projects {
+    /// Project ids.
+    ids: Vec<u64>,
+    /// Per repository: its project's index in `ids`; `None` for repositories not decided.
+    of: Vec<Option<usize>>,
+}
+
+impl Projects {
+    fn new(repos: &[Repo], roles: &[Role]) -> Projects {
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut ids = Vec::new();
+        let of = repos
+            .iter()
+            .zip(roles)
+            .map(|(repo, role)| {
+                (*role == Role::Decided).then(|| {
+                    *index.entry(repo.project_id).or_insert_with(|| {
+                        ids.push(repo.project_id);
+                        ids.len() - 1
+                    })
+                })
+            })
+            .collect();
+        Projects { ids, of }
+    }
+}
+
 impl Gathering {
+    /// The project whose refs must now be listed, if repository `r`, just listed, has a tag
+    /// named after a ref and its project's refs are not requested yet.
+    fn refs_to_request(&mut self, r: usize, known: &Known<'_>) -> Option<usize> {
+        let p = known.projects.of[r]?;
+        let Some(Ok(names)) = known.listings[r].get() else {
+            return None;
+        };
+        if self.refs[p].requested || !names.iter().any(|n| rules::names_ref(known.rules, n)) {
+            return None;
+        }
+        self.refs[p].requested = true;
+        Some(p)
+    }
+
+    /// One of project `p`'s listings is in; once both are, what they say is known, and the
+    /// repositories that waited for it are settled.
+    fn refs_arrived(&mut self, p: usize, known: &Known<'_>, queue: &mut dyn FnMut(usize, usize)) {
+        let listing = &mut self.refs[p];
+        let (branches, merge_requests) =
+            match (listing.branches.take(), listing.merge_requests.take()) {
+                (Some(branches), Some(merge_requests)) => (branches, merge_requests),
+                (branches, merge_requests) => {
+                    (listing.branches, listing.merge_requests) = (branches, merge_requests);
+                    return;
+                }
+            };
+        listing.refs = Some(what_refs_say(
+            branches,
+            merge_requests,
+            known.projects.ids[p],
+        ));
+        let waiting = std::mem::take(&mut listing.waiting);
+        for r in waiting {
+            self.settle(r, known, queue);
+        }
+    }
+
     /// Once repository `r` is listed, and its counterpart decided (a cache's details may depend
-    /// on what its counterpart keeps), decides which of its tags need details and queues them;
-    /// then does the same for the caches that waited on it.
-    fn settle(
-        &mut self,
-        r: usize,
-        rules: &RuleSettings,
-        links: &Links,
-        listings: &[OnceLock<Listing>],
-        queue: &mut dyn FnMut(usize, usize),
-    ) {
-        let Some(listing) = listings[r].get() else {
+    /// on what its counterpart keeps), and its project's refs known where its details depend on
+    /// them, decides which of its tags need details and queues them; then does the same for the
+    /// caches that waited on it.
+    fn settle(&mut self, r: usize, known: &Known<'_>, queue: &mut dyn FnMut(usize, usize)) {
+        let rules = known.rules;
+        let Some(listing) = known.listings[r].get() else {
             return;
         };
         if self.needs[r].is_some() {
             return;
         }
-        let hint = match links.counterpart[r] {
+        let hint = match known.links.counterpart[r] {
             Link::Counterpart(c) => {
                 let Some(need) = &self.needs[c] else {
                     return; // settled when the counterpart is
                 };
-                match listings[c].get() {
+                match known.listings[c].get() {
                     Some(Ok(names)) => Hint::Unless {
                         kept: names
                             .iter()
@@ -243,32 +415,83 @@ impl Gathering {
             Link::Never => Hint::Never,
             Link::Missing => Hint::Always,
         };
-        // `need`: the decision depends on the details. Details a tag does not need are not
-        // kept even when GraphQL listed them, so both backends decide on the same facts.
-        let mut known = std::mem::take(&mut self.details[r]).into_iter();
-        let (need, details): (Vec<bool>, Vec<Details>) = match listing {
-            Ok(names) => names
-                .iter()
-                .map(|name| {
-                    let need = rules::needs_details(rules, name, hint.hint(name));
-                    let known = known.next().unwrap_or(Details::NotFetched);
-                    (need, if need { known } else { Details::NotFetched })
-                })
-                .unzip(),
-            Err(_) => (Vec::new(), Vec::new()),
+        let names: &[String] = match listing {
+            Ok(names) => names,
+            Err(_) => &[],
         };
+        let refs = match known.projects.of[r] {
+            Some(p) => match &self.refs[p].refs {
+                Some(refs) => Some(refs),
+                None if names
+                    .iter()
+                    .any(|n| rules::needs_wait_for_refs(rules, n, hint.hint(n))) =>
+                {
+                    self.refs[p].waiting.push(r);
+                    return; // settled when the refs are known
+                }
+                // Nothing here depends on them: a tag named after a ref needs its details
+                // whether the ref is live or gone.
+                None => None,
+            },
+            None => None,
+        };
+        let ref_hint = |name: &str| match refs {
+            Some(refs) => rules::ref_hint(rules, name, refs),
+            None if rules::names_ref(rules, name) => RefHint::Live,
+            None => RefHint::NotNamed,
+        };
+        // `need`: the decision depends on the details. Details a tag does not need are not
+        // kept even when GraphQL listed them, so both backends decide on the same facts. A
+        // repository read only as a counterpart decides nothing, so needs nothing.
+        let decided = known.roles[r] == Role::Decided;
+        let mut listed = std::mem::take(&mut self.details[r]).into_iter();
+        let (need, details): (Vec<bool>, Vec<Details>) = names
+            .iter()
+            .map(|name| {
+                let need =
+                    decided && rules::needs_details(rules, name, hint.hint(name), ref_hint(name));
+                let listed = listed.next().unwrap_or(Details::NotFetched);
+                (need, if need { listed } else { Details::NotFetched })
+            })
+            .unzip();
         drop(hint);
-        for (t, known) in details.iter().enumerate() {
-            if need[t] && *known == Details::NotFetched {
+        for (t, listed) in details.iter().enumerate() {
+            if need[t] && *listed == Details::NotFetched {
                 self.needed += 1;
                 queue(r, t);
             }
         }
         self.details[r] = details;
         self.needs[r] = Some(need);
-        for &cache in &links.caches[r] {
-            self.settle(cache, rules, links, listings, queue);
+        for &cache in &known.links.caches[r] {
+            self.settle(cache, known, queue);
         }
+    }
+}
+
+/// What a project's two listings say of its refs; a failed listing makes them unknown.
+fn what_refs_say(
+    branches: Result<Vec<Branch>, String>,
+    merge_requests: Result<Vec<MergeRequest>, String>,
+    project: u64,
+) -> Refs {
+    let (branches, merge_requests) = match (branches, merge_requests) {
+        (Ok(branches), Ok(merge_requests)) => (branches, merge_requests),
+        (Err(e), _) | (_, Err(e)) => return Refs::Unknown(e.into()),
+    };
+    let refs = ProjectRefs::from_listings(
+        branches.iter().map(|b| ListedBranch {
+            name: &b.name,
+            default: b.default == Some(true),
+        }),
+        merge_requests.iter().map(|mr| OpenMergeRequest {
+            iid: mr.iid,
+            source_branch: &mr.source_branch,
+        }),
+    );
+    match refs {
+        Ok(refs) => Refs::Known(Arc::new(refs)),
+        Err(e) => Refs::Unknown(format!("{e} (project {project})").into()),
     }
 }
 
@@ -345,7 +568,12 @@ struct Links {
 }
 
 impl Links {
-    fn new(rules: &RuleSettings, repos: &[Repo], unknown: &HashSet<String>) -> Links {
+    fn new(
+        rules: &RuleSettings,
+        repos: &[Repo],
+        roles: &[Role],
+        unknown: &HashSet<String>,
+    ) -> Links {
         let by_path: HashMap<&str, usize> = repos
             .iter()
             .enumerate()
@@ -356,7 +584,7 @@ impl Links {
             .iter()
             .enumerate()
             .map(|(i, repo)| {
-                if !rules.delete_orphan_cache {
+                if !rules.delete_orphan_cache || roles[i] != Role::Decided {
                     return Link::Never;
                 }
                 match repo.counterpart_path(&rules.cache_suffix) {

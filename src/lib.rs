@@ -1,7 +1,8 @@
 //! registry-gc: a garbage collector for GitLab container registries.
 //!
 //! The flow is one way, and the modules follow it: [`config`] reads the environment; [`scope`]
-//! lists the repositories in scope; [`backend`] picks REST or GraphQL for tags; [`facts`] gathers tag lists and details through the
+//! lists the repositories in scope; [`backend`] picks REST or GraphQL for tags; [`facts`] gathers tag lists and details (and, for
+//! the `stale-ref` rule, branches and merge requests: [`refs`], slugged by [`slug`]) through the
 //! [`gitlab`] client; [`rules`] decides each tag (pure) and [`plan`] applies the rules across
 //! repositories; [`delete`] acts; [`policy`] applies GitLab's built-in cleanup policy; [`report`]
 //! writes `gc.log`, JUnit and JSON. [`run`] ties them together.
@@ -16,8 +17,10 @@ pub mod plan;
 pub mod policy;
 pub mod pool;
 pub mod progress;
+pub mod refs;
 pub mod report;
 pub mod rules;
 pub mod run;
 pub mod scope;
 pub mod signals;
+pub mod slug;

@@ -4,7 +4,8 @@
 //! complete picture and dry-run shows exactly what a real run would do. Repositories are decided
 //! shortest path first: a cache repository (`app.cache`) is always longer than its counterpart
 //! (`app`), so when the cache is decided the counterpart's deletions of this run are known, and
-//! one run converges.
+//! one run converges. A repository read only as a cache's counterpart ([`Role::CounterpartOnly`])
+//! gives its tag names to its caches and has no plan of its own.
 
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
@@ -12,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 
 use crate::config::RuleSettings;
-use crate::facts::RepoFacts;
+use crate::facts::{RepoFacts, Role};
 use crate::rules::{self, Action, Counterpart, Decision, Details, TagInfo};
 use crate::scope::{CounterpartPath, Repo};
 
@@ -47,7 +48,8 @@ impl Plan {
     }
 }
 
-/// Decides every tag. `unknown` lists repository paths that exist but were not examined.
+/// Decides every tag of the repositories decided. `unknown` lists repository paths that exist but
+/// were not examined.
 ///
 /// Each repository's facts become its plan as soon as it is decided, so the facts and the plan
 /// of 100,000 tags are never both held whole.
@@ -79,12 +81,30 @@ pub fn plan(
         }
     }
     let planned: Vec<OnceCell<RepoPlan>> = facts.iter().map(|_| OnceCell::new()).collect();
+    // The tag names of repositories read only as counterparts, which nothing deletes from.
+    let read: Vec<OnceCell<Vec<Box<str>>>> = facts.iter().map(|_| OnceCell::new()).collect();
+    let roles: Vec<Role> = facts.iter().map(|f| f.role).collect();
     // Per counterpart: (tags it has, tags this run deletes); `None` if its tag list failed.
-    let mut names: Vec<Option<(HashSet<&str>, HashSet<&str>)>> = vec![None; facts.len()];
+    let mut names_of: Vec<Option<(HashSet<&str>, HashSet<&str>)>> = vec![None; facts.len()];
     let mut facts: Vec<Option<RepoFacts>> = facts.into_iter().map(Some).collect();
 
     for &i in &order {
-        let RepoFacts { repo, tags } = facts[i].take().expect("each repository once");
+        let RepoFacts {
+            repo,
+            tags,
+            refs,
+            role,
+        } = facts[i].take().expect("each repository once");
+        if role == Role::CounterpartOnly {
+            if let Ok(tags) = tags {
+                let names =
+                    read[i].get_or_init(|| tags.into_iter().map(|t| t.name.into()).collect());
+                if is_counterpart[i] {
+                    names_of[i] = Some((names.iter().map(|n| &**n).collect(), HashSet::new()));
+                }
+            }
+            continue;
+        }
         let tags = match tags {
             Ok(tags) => tags,
             Err(e) => {
@@ -103,7 +123,7 @@ pub fn plan(
                 CounterpartPath::NotCache => Counterpart::NotApplicable,
                 CounterpartPath::Outside(path) => Counterpart::Outside { path },
                 CounterpartPath::Inside(path) => match by_path.get(&path) {
-                    Some(&c) => match &names[c] {
+                    Some(&c) => match &names_of[c] {
                         Some((tags, deleted)) => Counterpart::Present {
                             path,
                             tags,
@@ -122,7 +142,7 @@ pub fn plan(
                 },
             }
         };
-        let decisions = rules::decide_repository(rules, now, &tags, &counterpart);
+        let decisions = rules::decide_repository(rules, now, &tags, &counterpart, &refs);
         drop(counterpart);
         let tags = tags
             .into_iter()
@@ -148,13 +168,15 @@ pub fn plan(
                 .filter(|t| t.decision.action == Action::Delete)
                 .map(|t| &*t.name)
                 .collect();
-            names[i] = Some((tags.iter().map(|t| &*t.name).collect(), deleted));
+            names_of[i] = Some((tags.iter().map(|t| &*t.name).collect(), deleted));
         }
     }
-    drop(names);
+    drop(names_of);
     let repos = planned
         .into_iter()
-        .map(|p| p.into_inner().expect("every repository is planned"))
+        .zip(roles)
+        .filter(|(_, role)| *role == Role::Decided)
+        .map(|(p, _)| p.into_inner().expect("every repository decided is planned"))
         .collect();
     Plan { repos }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::config::{AgeFrom, RuleSettings};
 use crate::duration::Age;
+use crate::refs::Refs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -24,6 +25,7 @@ pub enum RuleId {
     Protected,
     Broken,
     OrphanCache,
+    StaleRef,
     NotCandidate,
     UnknownAge,
     KeepN,
@@ -41,6 +43,7 @@ impl RuleId {
             RuleId::Protected => "protected",
             RuleId::Broken => "broken",
             RuleId::OrphanCache => "orphan-cache",
+            RuleId::StaleRef => "stale-ref",
             RuleId::NotCandidate => "not-candidate",
             RuleId::UnknownAge => "unknown-age",
             RuleId::KeepN => "keep-n",
@@ -117,6 +120,11 @@ pub enum Reason {
     CounterpartTagMissing(Arc<str>),
     /// The counterpart repository, whose tag of this name this run deletes.
     CounterpartTagDeleted(Arc<str>),
+    /// The branch or merge request the tag is named after is gone (deleted as `stale-ref`, or
+    /// kept because it is too young or has no age): boxed, as few tags have one.
+    RefGone(Box<GoneRef>),
+    /// The project's branches or merge requests could not be listed: the error.
+    RefsUnknown(Arc<str>),
     /// The `GC_DELETE_REGEX` pattern.
     NotCandidate(Arc<str>),
     /// `created_at` is null; with, when orphan-cache could not judge the tag, what is known of
@@ -144,6 +152,49 @@ pub enum Reason {
         age: i64,
         limit: Age,
     },
+}
+
+/// What a `stale-ref` tag names that is gone, and how its age compares with
+/// `GC_STALE_REF_MIN_AGE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoneRef {
+    pub slug: Option<Box<str>>,
+    pub mr: Option<u64>,
+    /// Which timestamp, and how old the tag is (seconds); `None` if no age is known.
+    pub age: Option<(AgeFrom, i64)>,
+    pub min_age: Age,
+}
+
+impl fmt::Display for GoneRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(slug) = &self.slug {
+            write!(f, "no branch of the project has the slug `{slug}`")?;
+        }
+        if let Some(mr) = self.mr {
+            let and = if self.slug.is_some() { " and " } else { "" };
+            write!(f, "{and}merge request !{mr} is not open")?;
+        }
+        let min = self.min_age;
+        let Some((from, age)) = self.age else {
+            return f.write_str(", but its age is unknown");
+        };
+        let what = match from {
+            AgeFrom::Published => "pushed",
+            AgeFrom::Created => "created",
+        };
+        let age_text = human_age(age);
+        if age >= min.as_secs() {
+            write!(
+                f,
+                "; {what} {age_text} ago, at least GC_STALE_REF_MIN_AGE={min}"
+            )
+        } else {
+            write!(
+                f,
+                ", but {what} {age_text} ago, younger than GC_STALE_REF_MIN_AGE={min}"
+            )
+        }
+    }
 }
 
 impl Reason {
@@ -178,6 +229,8 @@ impl fmt::Display for ReasonText<'_> {
             Reason::CounterpartTagDeleted(path) => {
                 write!(f, "counterpart tag {path}:{tag} is deleted by this run")
             }
+            Reason::RefGone(gone) => gone.fmt(f),
+            Reason::RefsUnknown(error) => write!(f, "stale-ref unknown: {error}"),
             Reason::NotCandidate(regex) => write!(f, "does not match GC_DELETE_REGEX `{regex}`"),
             Reason::NullAge { counterpart } => {
                 f.write_str("created_at is null (cache or index manifest): no age to judge")?;
@@ -406,15 +459,69 @@ pub enum CounterpartHint {
     MayOrphan,
 }
 
+/// What is known of the ref a tag is named after, before its details are fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefHint {
+    /// The rule is off, or the tag names no ref.
+    NotNamed,
+    /// Its branch or open merge request exists: `stale-ref` cannot delete it.
+    Live,
+    /// It is gone: `stale-ref` deletes it if it is old enough, so its age is needed.
+    Gone,
+    /// The refs could not be listed: the tag is kept (`error`) whatever its age.
+    Unknown,
+}
+
 /// Whether the decision for `tag` can depend on its details: the REST floor is built on this.
-pub fn needs_details(rules: &RuleSettings, tag: &str, hint: CounterpartHint) -> bool {
+pub fn needs_details(
+    rules: &RuleSettings,
+    tag: &str,
+    hint: CounterpartHint,
+    refs: RefHint,
+) -> bool {
     if rules.keep.is_match(tag) {
         return false;
     }
     let age_rules = rules.keep_n.is_some() || rules.older_than.is_some();
-    rules.delete_broken
-        || hint == CounterpartHint::MayOrphan
-        || (age_rules && rules.delete.is_match(tag))
+    // The rules from `stale-ref` on: a tag it keeps for want of refs never reaches the others.
+    let from_stale_ref = match refs {
+        RefHint::Gone => true,
+        RefHint::Unknown => false,
+        RefHint::NotNamed | RefHint::Live => age_rules && rules.delete.is_match(tag),
+    };
+    rules.delete_broken || hint == CounterpartHint::MayOrphan || from_stale_ref
+}
+
+/// Whether `tag` is named after a ref that `stale-ref` must look up: a project's branches and
+/// merge requests are listed only if one of its tags is.
+pub fn names_ref(rules: &RuleSettings, tag: &str) -> bool {
+    rules
+        .stale_ref
+        .as_ref()
+        .is_some_and(|s| s.pattern.named_ref(tag).is_some())
+        && !rules.keep.is_match(tag)
+}
+
+/// Whether [`needs_details`] for `tag` waits for its project's refs: only where knowing them
+/// changes the answer (by default every tag needs its details anyway, and nothing waits).
+pub fn needs_wait_for_refs(rules: &RuleSettings, tag: &str, hint: CounterpartHint) -> bool {
+    names_ref(rules, tag)
+        && needs_details(rules, tag, hint, RefHint::Live)
+            != needs_details(rules, tag, hint, RefHint::Gone)
+}
+
+/// The [`RefHint`] of `tag` given what is known of its project's refs.
+pub fn ref_hint(rules: &RuleSettings, tag: &str, refs: &Refs) -> RefHint {
+    let named = rules
+        .stale_ref
+        .as_ref()
+        .and_then(|s| s.pattern.named_ref(tag));
+    match (named, refs) {
+        (None, _) => RefHint::NotNamed,
+        (Some(named), Refs::Known(refs)) if refs.is_live(&named) => RefHint::Live,
+        (Some(_), Refs::Known(_)) => RefHint::Gone,
+        (Some(_), Refs::Unknown(_) | Refs::NotListed) => RefHint::Unknown,
+    }
 }
 
 /// One tag as the rules see it.
@@ -431,19 +538,28 @@ pub fn decide_repository(
     now: Timestamp,
     tags: &[TagFacts],
     counterpart: &Counterpart<'_>,
+    refs: &Refs,
 ) -> Vec<Decision> {
     let age_rules = rules.keep_n.is_some() || rules.older_than.is_some();
-    let shared = Shared::new(rules, counterpart);
+    let shared = Shared::new(rules, counterpart, refs);
+    let repository = Repository {
+        rules,
+        now,
+        counterpart,
+        refs,
+        shared: &shared,
+        age_rules,
+    };
     let mut decisions: Vec<Option<Decision>> = Vec::with_capacity(tags.len());
     // Candidates for keep-n / older-than: (index, age timestamp, which one it is).
     let mut candidates: Vec<(usize, Timestamp, AgeFrom)> = Vec::new();
 
     for (i, tag) in tags.iter().enumerate() {
-        let early = decide_before_age(rules, tag, counterpart, &shared, age_rules);
+        let early = repository.before_age(tag);
         if early.is_none() {
             match tag.details.info().and_then(|info| info.age(rules.age_from)) {
                 Some((time, from)) => candidates.push((i, time, from)),
-                None => unreachable!("decide_before_age keeps tags without a known age"),
+                None => unreachable!("before_age keeps tags without a known age"),
             }
         }
         decisions.push(early);
@@ -494,10 +610,12 @@ struct Shared {
     /// The counterpart's path, if the repository has one in this project.
     counterpart: Option<Arc<str>>,
     null_age: Reason,
+    /// Why a tag named after a ref cannot be judged, if its project's refs are not known.
+    refs_unknown: Arc<str>,
 }
 
 impl Shared {
-    fn new(rules: &RuleSettings, counterpart: &Counterpart<'_>) -> Shared {
+    fn new(rules: &RuleSettings, counterpart: &Counterpart<'_>, refs: &Refs) -> Shared {
         let null_age = match counterpart {
             Counterpart::Unknown { path, why } if rules.delete_orphan_cache => {
                 Some(format!("{path} unknown ({why})"))
@@ -519,56 +637,130 @@ impl Shared {
             null_age: Reason::NullAge {
                 counterpart: null_age.map(Arc::from),
             },
+            refs_unknown: match refs {
+                Refs::Unknown(error) => error.clone(),
+                Refs::NotListed | Refs::Known(_) => {
+                    "the project's branches and merge requests were not listed".into()
+                }
+            },
         }
     }
 }
 
-/// The rules before the age rules; `None` means the tag is an age candidate with a known age.
-fn decide_before_age(
-    rules: &RuleSettings,
-    tag: &TagFacts,
-    counterpart: &Counterpart<'_>,
-    shared: &Shared,
+/// What the rules before the age rules look at in one repository, besides the tag.
+struct Repository<'a> {
+    rules: &'a RuleSettings,
+    now: Timestamp,
+    counterpart: &'a Counterpart<'a>,
+    refs: &'a Refs,
+    shared: &'a Shared,
     age_rules: bool,
-) -> Option<Decision> {
-    if rules.keep.is_match(&tag.name) {
-        return Some(Decision::keep(
-            RuleId::KeepRegex,
-            Reason::KeepRegex(shared.keep.clone()),
-        ));
-    }
-    if let Details::Failed(error) = &tag.details {
-        return Some(Decision::keep(
-            RuleId::Error,
-            Reason::DetailsFailed(error.as_str().into()),
-        ));
-    }
-    if tag.details == Details::Missing && rules.delete_broken {
-        return Some(Decision::delete(RuleId::Broken, Reason::Broken));
-    }
-    let created_at = tag.details.info().map(|info| info.created_at);
-    if rules.delete_orphan_cache && created_at == Some(None) {
-        if let Some(decision) = orphan_cache(&tag.name, counterpart, shared) {
-            return Some(decision);
+}
+
+/// What `stale-ref` makes of a tag.
+enum StaleRef {
+    /// It names no ref, or its ref is live: the rules after it decide.
+    Passes,
+    Decided(Decision),
+    /// Its ref is gone but it is younger than `GC_STALE_REF_MIN_AGE`: the rules after it decide,
+    /// and if none does, this is why it stays.
+    Young(Reason),
+}
+
+impl Repository<'_> {
+    /// The rules before the age rules; `None` means the tag is an age candidate with a known
+    /// age.
+    fn before_age(&self, tag: &TagFacts) -> Option<Decision> {
+        let (rules, shared) = (self.rules, self.shared);
+        if rules.keep.is_match(&tag.name) {
+            return Some(Decision::keep(
+                RuleId::KeepRegex,
+                Reason::KeepRegex(shared.keep.clone()),
+            ));
+        }
+        if let Details::Failed(error) = &tag.details {
+            return Some(Decision::keep(
+                RuleId::Error,
+                Reason::DetailsFailed(error.as_str().into()),
+            ));
+        }
+        if tag.details == Details::Missing && rules.delete_broken {
+            return Some(Decision::delete(RuleId::Broken, Reason::Broken));
+        }
+        let created_at = tag.details.info().map(|info| info.created_at);
+        if rules.delete_orphan_cache && created_at == Some(None) {
+            if let Some(decision) = orphan_cache(&tag.name, self.counterpart, shared) {
+                return Some(decision);
+            }
+        }
+        let young = match self.stale_ref(tag) {
+            StaleRef::Decided(decision) => return Some(decision),
+            StaleRef::Young(reason) => Some(reason),
+            StaleRef::Passes => None,
+        };
+        if self.age_rules && !rules.delete.is_match(&tag.name) {
+            return Some(Decision::keep(
+                RuleId::NotCandidate,
+                Reason::NotCandidate(shared.delete.clone()),
+            ));
+        }
+        let age = tag
+            .details
+            .info()
+            .map(|info| info.age(rules.age_from).is_some());
+        match age {
+            Some(false) => Some(Decision::keep(RuleId::UnknownAge, shared.null_age.clone())),
+            Some(true) if self.age_rules => None,
+            _ if tag.details == Details::Missing => {
+                Some(Decision::keep(RuleId::UnknownAge, Reason::BrokenKept))
+            }
+            _ => Some(Decision::keep(
+                RuleId::Default,
+                young.unwrap_or(Reason::NoRule),
+            )),
         }
     }
-    if age_rules && !rules.delete.is_match(&tag.name) {
-        return Some(Decision::keep(
-            RuleId::NotCandidate,
-            Reason::NotCandidate(shared.delete.clone()),
-        ));
-    }
-    let age = tag
-        .details
-        .info()
-        .map(|info| info.age(rules.age_from).is_some());
-    match age {
-        Some(false) => Some(Decision::keep(RuleId::UnknownAge, shared.null_age.clone())),
-        Some(true) if age_rules => None,
-        _ if tag.details == Details::Missing => {
-            Some(Decision::keep(RuleId::UnknownAge, Reason::BrokenKept))
+
+    /// `stale-ref` (design §10): the tag is named after a branch or merge request that is gone,
+    /// and it is at least `GC_STALE_REF_MIN_AGE` old. Without its project's refs nothing is
+    /// concluded; without an age it is kept as `unknown-age`.
+    fn stale_ref(&self, tag: &TagFacts) -> StaleRef {
+        let Some(settings) = &self.rules.stale_ref else {
+            return StaleRef::Passes;
+        };
+        let Some(named) = settings.pattern.named_ref(&tag.name) else {
+            return StaleRef::Passes;
+        };
+        let refs = match self.refs {
+            Refs::Known(refs) => refs,
+            Refs::Unknown(_) | Refs::NotListed => {
+                return StaleRef::Decided(Decision::keep(
+                    RuleId::Error,
+                    Reason::RefsUnknown(self.shared.refs_unknown.clone()),
+                ))
+            }
+        };
+        if refs.is_live(&named) {
+            return StaleRef::Passes;
         }
-        _ => Some(Decision::keep(RuleId::Default, Reason::NoRule)),
+        let age = tag
+            .details
+            .info()
+            .and_then(|info| info.age(self.rules.age_from))
+            .map(|(time, from)| (from, self.now.duration_since(time).as_secs().max(0)));
+        let gone = Reason::RefGone(Box::new(GoneRef {
+            slug: named.slug.map(Box::from),
+            mr: named.mr,
+            age,
+            min_age: settings.min_age,
+        }));
+        match age {
+            None => StaleRef::Decided(Decision::keep(RuleId::UnknownAge, gone)),
+            Some((_, age)) if age >= settings.min_age.as_secs() => {
+                StaleRef::Decided(Decision::delete(RuleId::StaleRef, gone))
+            }
+            Some(_) => StaleRef::Young(gone),
+        }
     }
 }
 
@@ -629,6 +821,7 @@ mod tests {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            stale_ref: None,
             age_from: AgeFrom::Created,
         }
     }
@@ -697,7 +890,13 @@ mod tests {
                 (Action::Delete, RuleId::OlderThan)
             ]
         );
-        let d = decide_repository(&rules, now(), &tags, &Counterpart::NotApplicable);
+        let d = decide_repository(
+            &rules,
+            now(),
+            &tags,
+            &Counterpart::NotApplicable,
+            &Refs::NotListed,
+        );
         let reason = d[1].reason.text(&tags[1].name).to_string();
         assert!(reason.starts_with("pushed 30d ago"), "{reason}");
     }
@@ -733,10 +932,16 @@ mod tests {
     }
 
     fn decide(rules: &RuleSettings, tags: &[TagFacts]) -> Vec<(Action, RuleId)> {
-        decide_repository(rules, now(), tags, &Counterpart::NotApplicable)
-            .into_iter()
-            .map(|d| (d.action, d.rule))
-            .collect()
+        decide_repository(
+            rules,
+            now(),
+            tags,
+            &Counterpart::NotApplicable,
+            &Refs::NotListed,
+        )
+        .into_iter()
+        .map(|d| (d.action, d.rule))
+        .collect()
     }
 
     #[test]
@@ -786,8 +991,9 @@ mod tests {
             tags: &tags,
             deleted: &deleted,
         };
-        let decide_with =
-            |t: TagFacts, c: &Counterpart<'_>| decide_repository(&rules, now(), &[t], c).remove(0);
+        let decide_with = |t: TagFacts, c: &Counterpart<'_>| {
+            decide_repository(&rules, now(), &[t], c, &Refs::NotListed).remove(0)
+        };
 
         let d = decide_with(null_age("feature-gone"), &present);
         assert_eq!((d.action, d.rule), (Action::Delete, RuleId::OrphanCache));
@@ -839,7 +1045,14 @@ mod tests {
             tags: &tags,
             deleted: &deleted,
         };
-        let d = decide_repository(&rules, now(), &[null_age("feature-x")], &present).remove(0);
+        let d = decide_repository(
+            &rules,
+            now(),
+            &[null_age("feature-x")],
+            &present,
+            &Refs::NotListed,
+        )
+        .remove(0);
         assert_eq!((d.action, d.rule), (Action::Delete, RuleId::OrphanCache));
         assert_eq!(d.depends_on(), Some("g/p/app"));
         assert_eq!(
@@ -856,7 +1069,7 @@ mod tests {
             path: "g/p/worker".into(),
         };
         assert_eq!(
-            decide_repository(&rules, now(), &[null_age("x")], &c)[0].rule,
+            decide_repository(&rules, now(), &[null_age("x")], &c, &Refs::NotListed)[0].rule,
             RuleId::UnknownAge
         );
     }
@@ -956,36 +1169,155 @@ mod tests {
     fn details_are_needed_only_where_a_rule_can_use_them() {
         let mut rules = settings();
         assert!(
-            !needs_details(&rules, "latest", CounterpartHint::MayOrphan),
+            !needs_details(
+                &rules,
+                "latest",
+                CounterpartHint::MayOrphan,
+                RefHint::NotNamed
+            ),
             "keep-regex tags never need details"
         );
         assert!(
-            needs_details(&rules, "feature-a", CounterpartHint::CannotOrphan),
+            needs_details(
+                &rules,
+                "feature-a",
+                CounterpartHint::CannotOrphan,
+                RefHint::NotNamed
+            ),
             "broken detection needs details"
         );
         rules.delete_broken = false;
         assert!(!needs_details(
             &rules,
             "feature-a",
-            CounterpartHint::CannotOrphan
+            CounterpartHint::CannotOrphan,
+            RefHint::NotNamed
         ));
         assert!(needs_details(
             &rules,
             "feature-a",
-            CounterpartHint::MayOrphan
+            CounterpartHint::MayOrphan,
+            RefHint::NotNamed
         ));
         rules.older_than = Some(parse_age("7d").unwrap());
         rules.delete = FullRegex::new("feature-.*").unwrap();
         assert!(needs_details(
             &rules,
             "feature-a",
-            CounterpartHint::CannotOrphan
+            CounterpartHint::CannotOrphan,
+            RefHint::NotNamed
         ));
         assert!(!needs_details(
             &rules,
             "release-1",
-            CounterpartHint::CannotOrphan
+            CounterpartHint::CannotOrphan,
+            RefHint::NotNamed
         ));
+    }
+
+    fn with_stale_ref(regex: &str) -> RuleSettings {
+        let mut rules = settings();
+        rules.stale_ref = Some(crate::config::StaleRefSettings {
+            pattern: crate::config::RefPattern::new(FullRegex::new(regex).unwrap()).unwrap(),
+            min_age: parse_age("1d").unwrap(),
+        });
+        rules
+    }
+
+    #[test]
+    fn stale_ref_sits_after_orphan_cache_and_before_the_age_rules() {
+        use crate::refs::{ListedBranch, OpenMergeRequest, ProjectRefs};
+        let mut rules = with_stale_ref("mr-(?P<mr>[0-9]+)|(?P<slug>.+)");
+        rules.older_than = Some(parse_age("30d").unwrap());
+        let none: [OpenMergeRequest<'_>; 0] = [];
+        let refs = Refs::Known(Arc::new(
+            ProjectRefs::from_listings(
+                [ListedBranch {
+                    name: "feature/live",
+                    default: true,
+                }],
+                none,
+            )
+            .unwrap(),
+        ));
+        let tags = [
+            aged("feature-live", 90),
+            aged("feature-gone", 3),
+            aged("mr-4", 90),
+            broken("feature-broken"),
+            null_age("feature-cache"),
+            aged("latest", 90),
+        ];
+        let missing = Counterpart::Missing {
+            path: "g/p/app".into(),
+        };
+        let rules_of = |refs: &Refs| -> Vec<RuleId> {
+            decide_repository(&rules, now(), &tags, &missing, refs)
+                .iter()
+                .map(|d| d.rule)
+                .collect()
+        };
+        assert_eq!(
+            rules_of(&refs),
+            [
+                RuleId::OlderThan,
+                RuleId::StaleRef,
+                RuleId::StaleRef,
+                RuleId::Broken,
+                RuleId::OrphanCache,
+                RuleId::KeepRegex
+            ]
+        );
+        // Unknown refs keep every tag named after one, though GC_OLDER_THAN alone would
+        // delete it; the rules before stale-ref still decide on their own facts.
+        let unknown = Refs::Unknown("GET …/branches: 503".into());
+        assert_eq!(
+            rules_of(&unknown),
+            [
+                RuleId::Error,
+                RuleId::Error,
+                RuleId::Error,
+                RuleId::Broken,
+                RuleId::OrphanCache,
+                RuleId::KeepRegex
+            ]
+        );
+        let d = decide_repository(&rules, now(), &tags[..1], &missing, &unknown).remove(0);
+        assert_eq!(
+            (d.action, d.reason.text("feature-live").to_string()),
+            (
+                Action::Keep,
+                "stale-ref unknown: GET …/branches: 503".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn details_wait_for_refs_only_where_the_refs_change_the_need() {
+        let mut rules = with_stale_ref("(?P<slug>feature-.+)");
+        let may = CounterpartHint::CannotOrphan;
+        assert!(
+            !needs_wait_for_refs(&rules, "feature-x", may),
+            "broken detection needs them anyway"
+        );
+        rules.delete_broken = false;
+        assert!(needs_wait_for_refs(&rules, "feature-x", may));
+        assert!(
+            !needs_wait_for_refs(&rules, "release-1", may),
+            "names no ref"
+        );
+        assert!(needs_details(&rules, "feature-x", may, RefHint::Gone));
+        assert!(!needs_details(&rules, "feature-x", may, RefHint::Live));
+        assert!(!needs_details(&rules, "feature-x", may, RefHint::Unknown));
+        rules.older_than = Some(parse_age("7d").unwrap());
+        assert!(
+            !needs_wait_for_refs(&rules, "feature-x", may),
+            "the age rules need them anyway"
+        );
+        assert!(
+            !needs_details(&rules, "feature-x", may, RefHint::Unknown),
+            "kept before the age rules"
+        );
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
     };
     let mut notes = Notes::default();
     let in_scope = steps.scope(&mut notes);
-    let plan = steps.decide(&choice, in_scope, &notes);
+    let plan = steps.decide(&choice, in_scope, &mut notes);
     let mut outcomes = steps.record_plan(&plan, &mut notes);
     let refused = steps.safety_limit(&plan, &mut outcomes, &mut notes);
     steps.act(&choice, &plan, &mut outcomes, refused);
@@ -233,18 +233,51 @@ impl Steps<'_> {
     }
 
     /// 2. Facts and 3. the plan. Repositories seen but not examined must never look "missing".
-    fn decide(&self, choice: &Choice, in_scope: InScope, notes: &Notes) -> Plan {
+    fn decide(&self, choice: &Choice, in_scope: InScope, notes: &mut Notes) -> Plan {
         let unknown: HashSet<String> = notes.skipped.iter().map(|s| s.what.clone()).collect();
         let facts = facts::gather(
             self.client,
             &choice.backend,
             &self.config.rules,
-            in_scope.repositories,
+            facts::Repositories {
+                decided: in_scope.repositories,
+                counterparts_only: in_scope.counterparts_only,
+            },
             &unknown,
             self.config.concurrency,
             &self.progress,
         );
+        self.record_gathering_errors(&facts, notes);
         plan::plan(&self.config.rules, jiff::Timestamp::now(), facts, &unknown)
+    }
+
+    /// Failures the plan has no repository to show: the tag list of a repository read only as a
+    /// counterpart (its caches are then not judged on it; an error of the run), and a project's
+    /// branches or merge requests (logged once here; each tag they leave undecided is kept as
+    /// `error` and counted there).
+    fn record_gathering_errors(&self, facts: &[facts::RepoFacts], notes: &mut Notes) {
+        let mut projects_logged = HashSet::new();
+        for f in facts {
+            if let (Err(e), facts::Role::CounterpartOnly) = (&f.tags, f.role) {
+                let error = format!("tag list failed (read as a cache's counterpart): {e}");
+                log::error!("{}: {error}", f.repo.path);
+                self.log
+                    .text(&format!("error        {}  {error}", f.repo.path));
+                notes.errors.push(ScopeError {
+                    what: f.repo.path.clone(),
+                    error,
+                });
+            }
+            if let crate::refs::Refs::Unknown(e) = &f.refs {
+                if projects_logged.insert(f.repo.project_id) {
+                    log::error!("{}: {e}", f.repo.project_path);
+                    self.log.text(&format!(
+                        "error        {}  branches and merge requests: {e}; the tags named after them are kept",
+                        f.repo.project_path
+                    ));
+                }
+            }
+        }
     }
 
     /// The outcomes before acting, with a gc.log line for every decision that is final now

@@ -3,10 +3,15 @@
 //! Group scope uses GitLab's group repository list, one paginated listing for the group and all
 //! its subgroups, instead of walking projects; `all` walks the projects where the token's user is
 //! Maintainer, since there is no instance-wide repository list for non-admins.
+//!
+//! The repository filters (`GC_REPOSITORY_REGEX`, `GC_REPOSITORY_EXCLUDE_REGEX`) apply to the
+//! repository lists, before any tag is listed. A repository they leave out is skipped, unless it
+//! is the counterpart of a cache in scope: filtering chooses what is deleted from, not what is
+//! known, so its tags are still read for that cache.
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Scope, Shard};
+use crate::config::{Config, RepositoryFilter, Scope, Shard};
 use crate::gitlab::types::{Project, Repository};
 use crate::gitlab::{ApiError, Client};
 
@@ -72,6 +77,9 @@ pub struct ScopeError {
 #[derive(Default, Debug)]
 pub struct InScope {
     pub repositories: Vec<Repo>,
+    /// Left out by the repository filters, but the counterparts of caches in `repositories`:
+    /// their tags are read, nothing in them is decided.
+    pub counterparts_only: Vec<Repo>,
     /// Project id → path, for every project that has repositories in scope.
     pub projects: BTreeMap<u64, String>,
     pub skipped: Vec<Skipped>,
@@ -82,14 +90,16 @@ pub struct InScope {
 /// listing fails) is returned as `Err`; per-project failures in `all` scope are recorded.
 pub fn repositories(client: &Client, config: &Config) -> Result<InScope, ApiError> {
     let mut scope = InScope::default();
+    let mut left_out = Vec::new();
+    let filter = &config.repositories;
     match &config.scope {
         Scope::Project(id) => {
             let repos = client.list_project_repositories(id)?;
-            scope.add(repos, config.shard);
+            scope.add(repos, config.shard, filter, &mut left_out);
         }
         Scope::Group(group) => {
             let repos = client.list_group_repositories(group)?;
-            scope.add(repos, config.shard);
+            scope.add(repos, config.shard, filter, &mut left_out);
         }
         Scope::All => {
             let projects = client.list_maintained_projects()?;
@@ -102,7 +112,7 @@ pub fn repositories(client: &Client, config: &Config) -> Result<InScope, ApiErro
                     continue;
                 }
                 match client.list_project_repositories(&project.id.to_string()) {
-                    Ok(repos) => scope.add(repos, None),
+                    Ok(repos) => scope.add(repos, None, filter, &mut left_out),
                     Err(ApiError::Interrupted) => return Err(ApiError::Interrupted),
                     Err(e) => scope.errors.push(ScopeError {
                         what: project.path_with_namespace.clone(),
@@ -112,6 +122,7 @@ pub fn repositories(client: &Client, config: &Config) -> Result<InScope, ApiErro
             }
         }
     }
+    scope.keep_counterparts(left_out, config);
     scope.repositories.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(scope)
 }
@@ -151,7 +162,15 @@ fn in_shard(projects: Vec<Project>, shard: Option<Shard>) -> Vec<Project> {
 }
 
 impl InScope {
-    fn add(&mut self, repos: Vec<Repository>, shard: Option<Shard>) {
+    /// Adds the repositories of one listing; those the filters leave out go to `left_out`, with
+    /// why, until it is known which of them are counterparts.
+    fn add(
+        &mut self,
+        repos: Vec<Repository>,
+        shard: Option<Shard>,
+        filter: &RepositoryFilter,
+        left_out: &mut Vec<(Repo, String)>,
+    ) {
         for r in repos {
             if shard.is_some_and(|s| !s.owns(r.project_id)) {
                 continue;
@@ -164,11 +183,45 @@ impl InScope {
                 continue;
             }
             let repo = Repo::from_api(&r);
+            if let Some(why) = filter.left_out(&repo.path) {
+                left_out.push((repo, why));
+                continue;
+            }
             self.projects
                 .entry(repo.project_id)
                 .or_insert_with(|| repo.project_path.clone());
             self.repositories.push(repo);
         }
+    }
+
+    /// Of the repositories the filters left out, those whose tags a cache in scope is judged
+    /// against are read as counterparts; the rest are skipped. Both count as skipped.
+    fn keep_counterparts(&mut self, left_out: Vec<(Repo, String)>, config: &Config) {
+        let rules = &config.rules;
+        let mut caches: std::collections::HashMap<String, &str> = Default::default();
+        if rules.delete_orphan_cache {
+            for repo in &self.repositories {
+                if let CounterpartPath::Inside(path) = repo.counterpart_path(&rules.cache_suffix) {
+                    caches.entry(path).or_insert(&repo.path);
+                }
+            }
+        }
+        let mut counterparts = Vec::new();
+        for (repo, why) in left_out {
+            let why = match caches.get(&repo.path) {
+                Some(cache) => format!("{why}; its tags are read as the counterpart of {cache}"),
+                None => why,
+            };
+            self.skipped.push(Skipped {
+                what: repo.path.clone(),
+                why,
+            });
+            if caches.contains_key(&repo.path) {
+                counterparts.push(repo);
+            }
+        }
+        counterparts.sort_by(|a, b| a.path.cmp(&b.path));
+        self.counterparts_only = counterparts;
     }
 }
 

@@ -27,13 +27,15 @@ use registry_gc::config::{
 };
 use registry_gc::delete::Outcome;
 use registry_gc::duration::parse_age;
-use registry_gc::facts::RepoFacts;
+use registry_gc::facts::{RepoFacts, Role};
 use registry_gc::gitlab::client::{json_verdict, next_page, parse_link_next, Reply, Verdict};
 use registry_gc::gitlab::types::{ExpirationPolicy, ListedTag, Project, Repository, TagDetails};
 use registry_gc::plan::{self, Plan};
+use registry_gc::refs::{ListedBranch, OpenMergeRequest, ProjectRefs, Refs};
 use registry_gc::report::{self, Run, Summary};
 use registry_gc::rules::{self, Action, Counterpart, Decision, Details, RuleId, TagFacts, TagInfo};
 use registry_gc::scope::Repo;
+use registry_gc::slug::slugify;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde_json::json;
@@ -132,6 +134,7 @@ fn rule_settings() -> impl Strategy<Value = RuleSettings> {
                 delete_broken: broken,
                 delete_orphan_cache: orphan,
                 cache_suffix: suffix.to_string(),
+                stale_ref: None,
                 age_from,
             },
         )
@@ -228,6 +231,8 @@ fn repositories() -> impl Strategy<Value = (Vec<RepoFacts>, HashSet<String>)> {
                     } else {
                         Ok(tags)
                     },
+                    refs: Refs::NotListed,
+                    role: Role::Decided,
                 })
                 .collect();
             let unknown = unknown
@@ -245,11 +250,18 @@ fn clone_facts(facts: &[RepoFacts]) -> Vec<RepoFacts> {
         .map(|f| RepoFacts {
             repo: f.repo.clone(),
             tags: f.tags.clone(),
+            refs: f.refs.clone(),
+            role: f.role,
         })
         .collect()
 }
 
-const DELETE_RULES: &[RuleId] = &[RuleId::Broken, RuleId::OrphanCache, RuleId::OlderThan];
+const DELETE_RULES: &[RuleId] = &[
+    RuleId::Broken,
+    RuleId::OrphanCache,
+    RuleId::StaleRef,
+    RuleId::OlderThan,
+];
 const KEEP_RULES: &[RuleId] = &[
     RuleId::KeepRegex,
     RuleId::NotCandidate,
@@ -371,7 +383,7 @@ proptest! {
             CounterpartKind::Missing => Counterpart::Missing { path: "g/p/app".into() },
             CounterpartKind::Present { .. } => Counterpart::Present { path: "g/p/app".into(), tags: &has, deleted: &deleted },
         };
-        let out = rules::decide_repository(&rules, now(), &tags, &counterpart);
+        let out = rules::decide_repository(&rules, now(), &tags, &counterpart, &Refs::NotListed);
         prop_assert_eq!(out.len(), tags.len());
         for (tag, d) in tags.iter().zip(&out) {
             check_decision(&rules, tag, d)?;
@@ -408,7 +420,7 @@ proptest! {
             shuffled.swap(i, (s >> 33) as usize % (i + 1));
         }
         let reordered: Vec<TagFacts> = shuffled.iter().map(|&i| tags[i].clone()).collect();
-        let again = rules::decide_repository(&rules, now(), &reordered, &counterpart);
+        let again = rules::decide_repository(&rules, now(), &reordered, &counterpart, &Refs::NotListed);
         for (&i, d) in shuffled.iter().zip(&again) {
             prop_assert_eq!(d, &out[i], "{} decided differently in another order", &tags[i].name);
         }
@@ -504,6 +516,175 @@ proptest! {
     }
 }
 
+// --------------------------------------------------------------------------- stale-ref
+
+/// Branch names as people write them: slashes, upper case, underscores, dots, non-ASCII, and
+/// long ones whose slugs collide after 63 characters.
+fn branch_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-zA-Z0-9][a-zA-Z0-9/_.-]{0,14}",
+        1 => select(&["main", "feature/Login", "fix/1_typo", "Release/2.0", "ümlaut/ß", "日本", "mr-13", "a-b--c"][..]).prop_map(String::from),
+        1 => (60usize..70, "[a-c]{0,4}").prop_map(|(n, tail)| format!("{}{tail}", "x".repeat(n))),
+    ]
+}
+
+/// The tag a pipeline of each scheme pushes for a branch slug or a merge request.
+fn scheme_tag(scheme: usize, slug: &str, iid: u64, sha: u32) -> String {
+    match scheme {
+        0 => slug.to_string(),
+        1 => format!("{slug}-{sha:08x}"),
+        2 => format!("{slug}-mr{iid}"),
+        _ => format!("mr-{iid}"),
+    }
+}
+
+const STALE_REF_REGEXES: &[&str] = &[
+    "(?P<slug>.+)",
+    "(?P<slug>.+)-[0-9a-f]{8}",
+    "mr-(?P<mr>[0-9]+)",
+    "mr-(?P<mr>[0-9]+)|(?P<slug>.+?)(-[0-9a-f]{8})?",
+    "(?P<slug>.+)-mr(?P<mr>[0-9]+)",
+];
+
+/// One project's refs and tags: live branches (the first is the default), open merge requests
+/// (iid, source branch, possibly a fork's), gone branches and closed iids, and tags pushed for
+/// all of them by the three schemes, with random details.
+#[allow(clippy::type_complexity)]
+fn stale_ref_case() -> impl Strategy<
+    Value = (
+        Vec<String>,
+        Vec<(u64, String)>,
+        Vec<(usize, String, u64, u32)>,
+        Vec<Details>,
+    ),
+> {
+    (
+        proptest::collection::vec(branch_name(), 1..6),
+        proptest::collection::vec((1u64..40, branch_name()), 0..4),
+        proptest::collection::vec((0usize..4, branch_name(), 1u64..40, any::<u32>()), 0..16),
+    )
+        .prop_flat_map(|(live, open, pushed)| {
+            let n = pushed.len() + live.len() + open.len();
+            (
+                Just(live),
+                Just(open),
+                Just(pushed),
+                proptest::collection::vec(details(), n),
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// With GC_STALE_REF_REGEX set, no tag whose branch or open merge request exists is ever
+    /// deleted by `stale-ref`, whatever the branch names, schemes, ages and other rules; and a
+    /// tag whose ref is gone and whose age is known and old enough always is, unless a rule
+    /// before it (keep-regex, broken) decided first.
+    #[test]
+    fn stale_ref_never_deletes_the_tag_of_a_live_branch_or_open_merge_request(
+        rules in rule_settings(),
+        regex in select(STALE_REF_REGEXES),
+        min_age in select(&["1h", "1d", "7d"][..]),
+        (live, open, pushed, details) in stale_ref_case(),
+    ) {
+        let mut rules = rules;
+        rules.stale_ref = Some(config::StaleRefSettings {
+            pattern: config::RefPattern::new(FullRegex::new(regex).unwrap()).unwrap(),
+            min_age: parse_age(min_age).unwrap(),
+        });
+        let settings = rules.stale_ref.as_ref().unwrap();
+        // Tags for every live branch and open merge request (all schemes), and for refs that
+        // may or may not be live.
+        let mut names: Vec<String> = live.iter().map(|b| slugify(b))
+            .chain(open.iter().map(|(_, b)| slugify(b)))
+            .zip(0..)
+            .map(|(slug, i)| scheme_tag(i % 4, &slug, open.get(i % open.len().max(1)).map_or(1, |m| m.0), i as u32))
+            .chain(pushed.iter().map(|(scheme, b, iid, sha)| scheme_tag(*scheme, &slugify(b), *iid, *sha)))
+            .collect();
+        names.sort();
+        names.dedup();
+        let tags: Vec<TagFacts> = names.into_iter().zip(details).map(|(name, details)| TagFacts { name, details }).collect();
+
+        let refs = ProjectRefs::from_listings(
+            live.iter().enumerate().map(|(i, b)| ListedBranch { name: b, default: i == 0 }),
+            open.iter().map(|(iid, b)| OpenMergeRequest { iid: *iid, source_branch: b }),
+        ).unwrap();
+        let refs = Refs::Known(std::sync::Arc::new(refs));
+        let decisions = rules::decide_repository(&rules, now(), &tags, &Counterpart::NotApplicable, &refs);
+
+        // What is live, worked out here from the listings, not by the rule.
+        let live_slugs: HashSet<String> = live.iter().chain(open.iter().map(|(_, b)| b)).map(|b| slugify(b)).collect();
+        let open_iids: HashSet<u64> = open.iter().map(|(iid, _)| *iid).collect();
+        for (tag, d) in tags.iter().zip(&decisions) {
+            check_decision(&rules, tag, d)?;
+            let named = settings.pattern.named_ref(&tag.name);
+            let is_live = named.is_some_and(|n| {
+                n.slug.is_some_and(|s| live_slugs.contains(s)) || n.mr.is_some_and(|m| open_iids.contains(&m))
+            });
+            let age = tag.details.info().and_then(|i| i.age(rules.age_from))
+                .map(|(t, _)| now().duration_since(t).as_secs());
+            if d.rule == RuleId::StaleRef {
+                prop_assert!(named.is_some() && !is_live, "{} deleted, but its ref is live", tag.name);
+                prop_assert!(age.is_some_and(|a| a >= settings.min_age.as_secs()), "{} deleted too young", tag.name);
+            }
+            let decided_before = rules.keep.is_match(&tag.name)
+                || (rules.delete_broken && tag.details == Details::Missing);
+            if named.is_some() && !is_live && !decided_before
+                && matches!(tag.details, Details::Found(_))
+                && age.is_some_and(|a| a >= settings.min_age.as_secs())
+            {
+                prop_assert_eq!((d.action, d.rule), (Action::Delete, RuleId::StaleRef), "{}", &tag.name);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(e2e_config())]
+
+    /// The same through the binary and the fake's branch and merge request listings (pages of
+    /// 100): a dry run never would-deletes by `stale-ref` a tag of a live branch or open merge
+    /// request, and lists each exactly once.
+    #[test]
+    fn binary_never_deletes_the_tag_of_a_live_ref(
+        live in proptest::collection::btree_set(branch_name(), 1..130),
+        gone in proptest::collection::btree_set(branch_name(), 0..6),
+        open in proptest::collection::btree_set(1u64..30, 0..4),
+        regex in select(STALE_REF_REGEXES),
+    ) {
+        let live: Vec<String> = std::iter::once("main".to_string()).chain(live.into_iter().filter(|b| b != "main")).collect();
+        let tag = |name: String| json!({"name": name, "age": "3d"});
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for (i, b) in live.iter().chain(&gone).enumerate() {
+            let slug = slugify(b);
+            names.insert(scheme_tag(i % 4, &slug, 1 + i as u64 % 30, i as u32));
+        }
+        names.retain(|n| !n.is_empty() && !n.contains('/'));
+        let fake = fake_with(json!([{
+            "id": 1, "path": "e2e/p",
+            "branches": live.iter().map(|b| json!({"name": b})).collect::<Vec<_>>(),
+            "merge_requests": open.iter().map(|iid| json!({"iid": iid, "source_branch": format!("topic-{iid}")})).collect::<Vec<_>>(),
+            "repositories": [{"id": 10, "name": "app", "tags": names.iter().cloned().map(tag).collect::<Vec<_>>()}]
+        }]));
+        let out = run(&fake, &[("GC_DRY_RUN", "true"), ("GC_STALE_REF_REGEX", regex), ("GC_KEEP_REGEX", "nothing")]);
+        prop_assert_eq!(out.code, 0, "{}", out.stderr);
+        prop_assert_eq!(requests(&fake, "GET /projects/:id/repository/branches") as usize, live.len().div_ceil(100));
+        prop_assert_eq!(requests(&fake, "GET /projects/:id/merge_requests"), 1);
+
+        let pattern = config::RefPattern::new(FullRegex::new(regex).unwrap()).unwrap();
+        let live_slugs: HashSet<String> = live.iter().map(|b| slugify(b))
+            .chain(open.iter().map(|iid| format!("topic-{iid}"))).collect();
+        for (_, name, outcome, rule) in out.tags() {
+            if rule != "stale-ref" { continue; }
+            prop_assert_eq!(outcome.as_str(), "would-delete");
+            let named = pattern.named_ref(&name).expect("stale-ref names a ref");
+            prop_assert!(!named.slug.is_some_and(|s| live_slugs.contains(s)), "{} is a live branch's", name);
+            prop_assert!(!named.mr.is_some_and(|m| open.contains(&m)), "{} is an open MR's", name);
+        }
+    }
+}
+
 // ----------------------------------------------------------------------- end to end, few
 
 fn tag_fixture(name: &str, age_hours: Option<i64>, broken: bool) -> serde_json::Value {
@@ -582,6 +763,7 @@ proptest! {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            stale_ref: None,
             age_from: AgeFrom::Created,
         };
         let facts: Vec<TagFacts> = tags.iter().map(|(name, age, broken)| TagFacts {
@@ -590,7 +772,7 @@ proptest! {
                 Details::Found(TagInfo { created_at: age.map(|a| hours_ago(a).into()), published_at: None, digest: None, size: None })
             },
         }).collect();
-        let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable)
+        let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable, &Refs::NotListed)
             .iter().zip(&tags)
             .filter(|(d, _)| d.action == Action::Delete)
             .map(|(_, (name, _, _))| format!("e2e/p/app:{name}"))
@@ -680,7 +862,10 @@ fn valid_value(name: &'static str) -> BoxedStrategy<String> {
         "GC_DRY_RUN" => pick(&["auto", "true", "false", "YES", "0"]),
         "GC_KEEP_N" | "GC_MAX_DELETIONS" => (0u32..2000).prop_map(|n| n.to_string()).boxed(),
         "GC_CONCURRENCY" => (0u32..80).prop_map(|n| n.to_string()).boxed(),
-        "GC_OLDER_THAN" => pick(&["90m", "12h", "7d", "2w", "0d", "5200w"]),
+        "GC_OLDER_THAN" | "GC_STALE_REF_MIN_AGE" => {
+            pick(&["90m", "12h", "7d", "2w", "0d", "5200w"])
+        }
+        "GC_STALE_REF_REGEX" => pick(STALE_REF_REGEXES),
         "GC_POLICY_CADENCE" => pick(config::POLICY_CADENCES),
         "GC_POLICY_KEEP_N" => pick(config::POLICY_KEEP_N),
         "GC_POLICY_OLDER_THAN" => pick(config::POLICY_OLDER_THAN),
@@ -1045,6 +1230,7 @@ proptest! {
             delete_broken: true,
             delete_orphan_cache: true,
             cache_suffix: ".cache".into(),
+            stale_ref: None,
             age_from: AgeFrom::Created,
         };
         let tags: Vec<TagFacts> = names.iter().enumerate().map(|(i, n)| TagFacts {
@@ -1056,7 +1242,7 @@ proptest! {
             },
         }).collect();
         let repo = Repo { id: 1, project_id: 1, project_path: path.clone(), path: format!("{path}/{path}") };
-        let facts = vec![RepoFacts { repo: repo.clone(), tags: Ok(tags) }];
+        let facts = vec![RepoFacts { repo: repo.clone(), tags: Ok(tags), refs: Refs::NotListed, role: Role::Decided }];
         let plan = plan::plan(&rules, now(), facts, &HashSet::new());
         let mut outcomes = Outcome::initial(&plan, dry_run);
         if !dry_run {

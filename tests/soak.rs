@@ -1,7 +1,8 @@
 //! Fault soak: many runs of the real binary, each against its own fake GitLab misbehaving in a
 //! different seeded way (5xx, 429 bursts with and without `Retry-After`, a Rack::Attack rate
 //! limit, truncated, short and non-JSON bodies, dropped connections before and after the
-//! request was applied, latency jitter, slow bodies).
+//! request was applied, latency jitter, slow bodies), with or without the `stale-ref` rule (whose
+//! branch and merge request listings meet the same faults).
 //!
 //! Each run is compared with the same configuration on a clean fake (the fault-free result):
 //! - nothing the fault-free plan keeps is ever deleted, and nothing outside that plan is deleted;
@@ -131,7 +132,15 @@ fn fixture(rng: &mut Rng) -> Value {
         "tokens": [{"token": TOKEN, "scopes": ["api"]}],
         "groups": [{"id": 10, "path": "soak", "access_level": 40}],
         "projects": [
-            {"id": 1, "path": "soak/team/app-1", "repositories": [
+            {"id": 1, "path": "soak/team/app-1",
+             // For GC_STALE_REF_REGEX: feature-0..9 and mr-1, mr-2 are live, the rest gone.
+             "branches": (0..10).map(|k| json!({"name": format!("feature/{k}")}))
+                 .chain([json!({"name": "main"})]).collect::<Vec<_>>(),
+             "merge_requests": [
+                 {"iid": 1, "source_branch": "feature/1"}, {"iid": 2, "source_branch": "topic"},
+                 {"iid": 3, "state": "merged", "source_branch": "feature/30"}
+             ],
+             "repositories": [
                 {"id": 11, "name": "", "tags": image_tags(rng, 2, 6)},
                 {"id": 12, "name": "api", "tags": api},
                 {"id": 13, "name": "api.cache", "tags": cache_tags(rng, &api, 2, 8)},
@@ -179,6 +188,13 @@ fn scenario(seed: u64) -> Scenario {
     }
     if rng.chance(0.25) {
         vars.push(("GC_KEEP_REGEX", r"latest|main|v.*|mr-\d+".into()));
+    }
+    // From a generator of its own, so the other draws of each seed stay what they were.
+    if Rng::new(seed ^ 0x5_7A1E_0000).chance(0.35) {
+        vars.push((
+            "GC_STALE_REF_REGEX",
+            "mr-(?P<mr>[0-9]+)|(?P<slug>feature-.+)".into(),
+        ));
     }
     vars.push(("GC_CONCURRENCY", (1 + rng.below(8)).to_string()));
     let dry_run = rng.chance(0.15);

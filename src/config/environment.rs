@@ -36,6 +36,10 @@ pub(super) struct Raw {
     gc_delete_broken: Option<String>,
     gc_delete_orphan_cache: Option<String>,
     gc_cache_suffix: Option<String>,
+    gc_stale_ref_regex: Option<String>,
+    gc_stale_ref_min_age: Option<String>,
+    gc_repository_regex: Option<String>,
+    gc_repository_exclude_regex: Option<String>,
     gc_api: Option<String>,
     gc_age_from: Option<String>,
     gc_concurrency: Option<String>,
@@ -65,6 +69,8 @@ impl Raw {
         let age_from = self.age_from(api)?;
         let mode = self.mode()?;
         let rules = self.rules()?;
+        self.stale_ref_needs_api_token(&rules, &auth)?;
+        let repositories = self.repositories()?;
         let concurrency = optional(&self.gc_concurrency, |v| {
             parse_count("GC_CONCURRENCY", v, 1, 64)
         })?
@@ -82,6 +88,7 @@ impl Raw {
             age_from,
             auth,
             scope,
+            repositories,
             mode,
             rules,
             concurrency,
@@ -261,7 +268,54 @@ impl Raw {
                 .gc_cache_suffix
                 .clone()
                 .unwrap_or_else(|| ".cache".to_string()),
+            stale_ref: self.stale_ref()?,
             age_from: AgeFrom::Created,
+        })
+    }
+
+    /// `GC_STALE_REF_REGEX` with its groups, and `GC_STALE_REF_MIN_AGE` (validated even when the
+    /// rule is off, so a typo does not wait for the day it is turned on).
+    fn stale_ref(&self) -> Result<Option<StaleRefSettings>, ConfigError> {
+        let min_age = optional(&self.gc_stale_ref_min_age, |v| {
+            parse_age(v).map_err(|e| err("GC_STALE_REF_MIN_AGE", format!("`{v}` {e}")))
+        })?
+        .unwrap_or_else(|| parse_age("1d").expect("a valid age"));
+        let Some(source) = &self.gc_stale_ref_regex else {
+            return Ok(None);
+        };
+        let regex = parse_regex("GC_STALE_REF_REGEX", source)?;
+        let pattern =
+            RefPattern::new(regex).map_err(|message| err("GC_STALE_REF_REGEX", message))?;
+        Ok(Some(StaleRefSettings { pattern, min_age }))
+    }
+
+    /// Branches and merge requests are not registry endpoints: GitLab ignores a job token there
+    /// (lib/api/branches.rb and lib/api/merge_requests.rb allow no job token), so the rule could
+    /// never see a branch and would keep every tag it names.
+    fn stale_ref_needs_api_token(
+        &self,
+        rules: &RuleSettings,
+        auth: &Auth,
+    ) -> Result<(), ConfigError> {
+        if rules.stale_ref.is_some() && matches!(auth, Auth::Job(_)) {
+            return Err(err(
+                "GC_STALE_REF_REGEX",
+                "needs API_TOKEN (scope read_api or api): GitLab does not accept CI_JOB_TOKEN on the branches and merge requests APIs",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `GC_REPOSITORY_REGEX` and `GC_REPOSITORY_EXCLUDE_REGEX`.
+    fn repositories(&self) -> Result<RepositoryFilter, ConfigError> {
+        Ok(RepositoryFilter {
+            include: parse_regex(
+                "GC_REPOSITORY_REGEX",
+                self.gc_repository_regex.as_deref().unwrap_or(".*"),
+            )?,
+            exclude: optional(&self.gc_repository_exclude_regex, |v| {
+                parse_regex("GC_REPOSITORY_EXCLUDE_REGEX", v)
+            })?,
         })
     }
 

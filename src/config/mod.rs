@@ -120,6 +120,98 @@ impl FullRegex {
     pub fn as_str(&self) -> &str {
         &self.source
     }
+
+    /// The groups of a whole-name match, if the name matches.
+    pub fn captures<'t>(&self, text: &'t str) -> Option<regex::Captures<'t>> {
+        self.regex.captures(text)
+    }
+
+    fn has_group(&self, name: &str) -> bool {
+        self.regex.capture_names().flatten().any(|n| n == name)
+    }
+}
+
+/// `GC_STALE_REF_REGEX`: which tags are named after a branch (group `slug`, compared with
+/// `CI_COMMIT_REF_SLUG`) or a merge request (group `mr`, its iid), design §10.
+#[derive(Clone, Debug)]
+pub struct RefPattern {
+    regex: FullRegex,
+}
+
+/// What a tag's name says it was built for: a branch slug, a merge request, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamedRef<'t> {
+    pub slug: Option<&'t str>,
+    pub mr: Option<u64>,
+}
+
+impl RefPattern {
+    /// A pattern needs a group to read a ref from: without one it could match tags but never say
+    /// which branch they belong to.
+    pub fn new(regex: FullRegex) -> Result<RefPattern, String> {
+        if regex.has_group("slug") || regex.has_group("mr") {
+            Ok(RefPattern { regex })
+        } else {
+            Err(format!(
+                "`{}` has no named group `slug` or `mr` (e.g. `mr-(?P<mr>[0-9]+)|(?P<slug>.+)`): registry-gc could not tell which branch or merge request a tag is named after",
+                regex.as_str()
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+
+    /// The ref `tag` is named after, or `None` if the pattern does not match it or the match
+    /// names nothing (neither group took part). An `mr` group that did not capture a number
+    /// names no merge request that could exist, so such a tag is not judged at all rather than
+    /// judged gone.
+    pub fn named_ref<'t>(&self, tag: &'t str) -> Option<NamedRef<'t>> {
+        let groups = self.regex.captures(tag)?;
+        let slug = groups.name("slug").map(|m| m.as_str());
+        let mr = match groups.name("mr") {
+            None => None,
+            Some(m) if !m.as_str().is_empty() && m.as_str().bytes().all(|b| b.is_ascii_digit()) => {
+                Some(m.as_str().parse().ok()?)
+            }
+            Some(_) => return None,
+        };
+        (slug.is_some() || mr.is_some()).then_some(NamedRef { slug, mr })
+    }
+}
+
+/// `GC_STALE_REF_REGEX` and `GC_STALE_REF_MIN_AGE`: the `stale-ref` rule, when it is on.
+#[derive(Clone, Debug)]
+pub struct StaleRefSettings {
+    pub pattern: RefPattern,
+    /// A tag younger than this is kept: its branch may be re-created, its pipeline running.
+    pub min_age: Age,
+}
+
+/// `GC_REPOSITORY_REGEX` and `GC_REPOSITORY_EXCLUDE_REGEX`: which repositories a run decides,
+/// by full path (`acme/shop/app.cache`). The exclusion wins.
+#[derive(Clone, Debug)]
+pub struct RepositoryFilter {
+    pub include: FullRegex,
+    pub exclude: Option<FullRegex>,
+}
+
+impl RepositoryFilter {
+    /// `None` if the run decides `path`; else why not, for the report.
+    pub fn left_out(&self, path: &str) -> Option<String> {
+        match &self.exclude {
+            Some(exclude) if exclude.is_match(path) => Some(format!(
+                "matches GC_REPOSITORY_EXCLUDE_REGEX `{}`",
+                exclude.as_str()
+            )),
+            _ if !self.include.is_match(path) => Some(format!(
+                "does not match GC_REPOSITORY_REGEX `{}`",
+                self.include.as_str()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// The desired built-in cleanup policy, already validated against GitLab's allowed values.
@@ -174,6 +266,8 @@ pub struct RuleSettings {
     pub delete_broken: bool,
     pub delete_orphan_cache: bool,
     pub cache_suffix: String,
+    /// The `stale-ref` rule; `None` when `GC_STALE_REF_REGEX` is unset.
+    pub stale_ref: Option<StaleRefSettings>,
     /// Resolved once the backend is known (`GC_AGE_FROM` unset means published where the backend
     /// provides it).
     pub age_from: AgeFrom,
@@ -189,6 +283,7 @@ pub struct Config {
     pub age_from: Option<AgeFrom>,
     pub auth: Auth,
     pub scope: Scope,
+    pub repositories: RepositoryFilter,
     pub mode: Mode,
     pub rules: RuleSettings,
     pub concurrency: usize,
@@ -269,6 +364,27 @@ pub fn describe(config: &Config) -> BTreeMap<&'static str, String> {
     m.insert("delete_orphan_cache", r.delete_orphan_cache.to_string());
     m.insert("cache_suffix", r.cache_suffix.clone());
     m.insert("age_from", r.age_from.as_str().to_string());
+    m.insert(
+        "stale_ref_regex",
+        r.stale_ref
+            .as_ref()
+            .map_or("unset".into(), |s| s.pattern.as_str().to_string()),
+    );
+    if let Some(s) = &r.stale_ref {
+        m.insert("stale_ref_min_age", s.min_age.to_string());
+    }
+    m.insert(
+        "repository_regex",
+        config.repositories.include.as_str().to_string(),
+    );
+    m.insert(
+        "repository_exclude_regex",
+        config
+            .repositories
+            .exclude
+            .as_ref()
+            .map_or("unset".into(), |r| r.as_str().to_string()),
+    );
     m.insert("concurrency", config.concurrency.to_string());
     m.insert(
         "max_deletions",
@@ -422,6 +538,106 @@ mod tests {
         assert!(error_of(&[("GC_POLICY_KEEP_N", "3")])
             .message
             .contains("1, 5, 10, 25, 50, 100"));
+    }
+
+    #[test]
+    fn stale_ref_regex_needs_a_group_and_an_access_token() {
+        let c = with(&[(
+            "GC_STALE_REF_REGEX",
+            "mr-(?P<mr>[0-9]+)|(?P<slug>.+)-[0-9a-f]{8}",
+        )])
+        .unwrap();
+        let s = c.rules.stale_ref.expect("the rule is on");
+        assert_eq!(s.min_age.to_string(), "1d");
+        let named = |tag| s.pattern.named_ref(tag);
+        assert_eq!(
+            named("mr-13"),
+            Some(NamedRef {
+                slug: None,
+                mr: Some(13)
+            }),
+            "the narrower alternative first"
+        );
+        assert_eq!(
+            named("feature-x-3f9a2c1e"),
+            Some(NamedRef {
+                slug: Some("feature-x"),
+                mr: None
+            })
+        );
+        assert_eq!(named("feature-x"), None, "full match");
+        assert!(
+            with(&[]).unwrap().rules.stale_ref.is_none(),
+            "off by default"
+        );
+        let s = with(&[
+            ("GC_STALE_REF_REGEX", "mr-(?P<mr>.+)|(?P<other>.+)"),
+            ("GC_STALE_REF_MIN_AGE", "3h"),
+        ])
+        .unwrap()
+        .rules
+        .stale_ref
+        .unwrap();
+        assert_eq!(s.min_age.to_string(), "3h");
+        assert_eq!(
+            s.pattern.named_ref("mr-x"),
+            None,
+            "not a merge request number"
+        );
+        assert_eq!(s.pattern.named_ref("other"), None, "no ref group took part");
+        assert_eq!(
+            s.pattern.named_ref("mr-99999999999999999999999"),
+            None,
+            "beyond any iid"
+        );
+
+        let e = error_of(&[("GC_STALE_REF_REGEX", "feature-.*")]);
+        assert_eq!(e.variable, "GC_STALE_REF_REGEX");
+        assert!(e.message.contains("no named group `slug` or `mr`"), "{e}");
+        assert_eq!(
+            error_of(&[("GC_STALE_REF_REGEX", "(?P<slug>")]).variable,
+            "GC_STALE_REF_REGEX"
+        );
+        assert_eq!(
+            error_of(&[("GC_STALE_REF_MIN_AGE", "1 day")]).variable,
+            "GC_STALE_REF_MIN_AGE"
+        );
+        let job = [
+            ("API_TOKEN", ""),
+            ("CI_JOB_TOKEN", "job"),
+            ("GC_STALE_REF_REGEX", "(?P<slug>.+)"),
+        ];
+        let e = error_of(&job);
+        assert_eq!(e.variable, "GC_STALE_REF_REGEX");
+        assert!(e.message.contains("needs API_TOKEN"), "{e}");
+    }
+
+    #[test]
+    fn repository_filters_match_whole_paths_and_exclusion_wins() {
+        let c = with(&[
+            ("GC_REPOSITORY_REGEX", "acme/.*"),
+            ("GC_REPOSITORY_EXCLUDE_REGEX", r".*\.cache"),
+        ])
+        .unwrap();
+        let f = &c.repositories;
+        assert_eq!(f.left_out("acme/shop/app"), None);
+        assert!(f
+            .left_out("acme/shop/app.cache")
+            .unwrap()
+            .contains("GC_REPOSITORY_EXCLUDE_REGEX"));
+        assert!(f
+            .left_out("other/acme/app")
+            .unwrap()
+            .contains("does not match GC_REPOSITORY_REGEX `acme/.*`"));
+        assert_eq!(with(&[]).unwrap().repositories.left_out("x/y"), None);
+        assert_eq!(
+            error_of(&[("GC_REPOSITORY_EXCLUDE_REGEX", "(")]).variable,
+            "GC_REPOSITORY_EXCLUDE_REGEX"
+        );
+        assert_eq!(
+            error_of(&[("GC_REPOSITORY_REGEX", "[")]).variable,
+            "GC_REPOSITORY_REGEX"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 
 use super::client::{json_verdict, ApiError, Client, Verdict};
 use super::stats::Endpoint;
-use super::types::{ListedTag, Project, Repository, TagDetails};
+use super::types::{Branch, ListedTag, MergeRequest, Project, Repository, TagDetails};
 
 /// What `GET …/tags/:tag_name` found.
 #[derive(Debug)]
@@ -96,6 +96,28 @@ impl Client {
                 Verdict::Retry(e) | Verdict::Fail(e) => Verdict::Fail(e),
             },
         )
+    }
+
+    /// Every branch of the project's repository, `per_page=100` (lib/api/branches.rb).
+    pub fn list_branches(&self, project: u64) -> Result<Vec<Branch>, ApiError> {
+        let mut all = Vec::new();
+        self.get_pages(
+            Endpoint::ListBranches,
+            self.url(&["projects", &project.to_string(), "repository", "branches"]),
+            |page| all.extend(page),
+        )?;
+        Ok(all)
+    }
+
+    /// The project's open merge requests (those it is the target of), `per_page=100`
+    /// (lib/api/merge_requests.rb; `state=opened` is the `opened` state only: a merge request
+    /// being merged at that instant is `locked`).
+    pub fn list_open_merge_requests(&self, project: u64) -> Result<Vec<MergeRequest>, ApiError> {
+        let mut url = self.url(&["projects", &project.to_string(), "merge_requests"]);
+        url.query_pairs_mut().append_pair("state", "opened");
+        let mut all = Vec::new();
+        self.get_pages(Endpoint::ListMergeRequests, url, |page| all.extend(page))?;
+        Ok(all)
     }
 
     /// Streams a repository's tag names page by page.

@@ -14,13 +14,15 @@ pub enum Endpoint {
     ListTags,
     TagDetails,
     DeleteTag,
+    ListBranches,
+    ListMergeRequests,
     GraphqlProbe,
     GraphqlTags,
     GraphqlDeleteTags,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::ListProjects,
         Endpoint::ListGroupProjects,
         Endpoint::GetProject,
@@ -30,6 +32,8 @@ impl Endpoint {
         Endpoint::ListTags,
         Endpoint::TagDetails,
         Endpoint::DeleteTag,
+        Endpoint::ListBranches,
+        Endpoint::ListMergeRequests,
         Endpoint::GraphqlProbe,
         Endpoint::GraphqlTags,
         Endpoint::GraphqlDeleteTags,
@@ -51,6 +55,8 @@ impl Endpoint {
             Endpoint::DeleteTag => {
                 "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name"
             }
+            Endpoint::ListBranches => "GET /projects/:id/repository/branches",
+            Endpoint::ListMergeRequests => "GET /projects/:id/merge_requests",
             // GraphQL has one endpoint; the operation name tells the requests apart.
             Endpoint::GraphqlProbe => "POST /api/graphql (registryGcProbe)",
             Endpoint::GraphqlTags => "POST /api/graphql (registryGcTags)",

@@ -53,6 +53,24 @@ pub struct TagDetails {
     pub total_size: Option<u64>,
 }
 
+/// `GET /projects/:id/repository/branches` (lib/api/entities/branch.rb).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Branch {
+    pub name: String,
+    /// `project.default_branch == name`; absent from GitLab versions before it was exposed.
+    #[serde(default)]
+    pub default: Option<bool>,
+}
+
+/// `GET /projects/:id/merge_requests` (lib/api/entities/merge_request_basic.rb).
+#[derive(Clone, Debug, Deserialize)]
+pub struct MergeRequest {
+    /// The number in `!17` and `CI_MERGE_REQUEST_IID`.
+    pub iid: u64,
+    /// In the source project, which is another one for a merge request from a fork.
+    pub source_branch: String,
+}
+
 /// `GET /projects/:id` and the project lists.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Project {

@@ -242,6 +242,24 @@ pub const GRAPHQL_PROBE: &str = "POST /api/graphql (registryGcProbe)";
 pub const GRAPHQL_TAGS: &str = "POST /api/graphql (registryGcTags)";
 pub const GRAPHQL_DELETE: &str = "POST /api/graphql (registryGcDeleteTags)";
 
+/// A fault configuration from its JSON (component-tests/fixtures/README.md, "Faults").
+pub fn faults(value: serde_json::Value) -> Faults {
+    serde_json::from_value(value).expect("fault JSON matches the fake's Faults")
+}
+
+/// The `(method, endpoint)` a scripted fault names to hit the tag listings of the suite's
+/// backend.
+pub fn tag_listing_route() -> (&'static str, &'static str) {
+    if on_rest() {
+        (
+            "GET",
+            "/projects/:id/registry/repositories/:repository_id/tags",
+        )
+    } else {
+        ("POST", "/api/graphql (registryGcTags)")
+    }
+}
+
 /// Requests that could delete something, over either API.
 pub fn deletions_sent(fake: &FakeGitlab) -> u64 {
     requests(fake, DELETE) + requests(fake, GRAPHQL_DELETE)

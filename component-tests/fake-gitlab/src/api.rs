@@ -36,6 +36,10 @@ pub(crate) enum Route {
     GroupProjects(String),
     GroupRepos(String),
     ProtectionTagRules(String),
+    /// `GET /projects/:id/repository/branches`, answered by crate::refs.
+    Branches(String),
+    /// `GET /projects/:id/merge_requests`, answered by crate::refs.
+    MergeRequests(String),
     /// `POST /api/graphql`, answered by crate::graphql.
     Graphql,
     /// `/jwt/auth`, answered by crate::registry::realm.
@@ -87,6 +91,14 @@ pub(crate) fn route(method: &str, raw_path: &str) -> Routed {
             Route::ProtectionTagRules(id.to_string()),
             "/projects/:id/registry/protection/tag/rules",
         ),
+        (["projects", id, "repository", "branches"], _) if read => (
+            Route::Branches(id.to_string()),
+            "/projects/:id/repository/branches",
+        ),
+        (["projects", id, "merge_requests"], _) if read => (
+            Route::MergeRequests(id.to_string()),
+            "/projects/:id/merge_requests",
+        ),
         (["groups", id, "projects"], _) if read => {
             (Route::GroupProjects(id.to_string()), "/groups/:id/projects")
         }
@@ -110,30 +122,30 @@ fn not_found(resource: &str) -> Response {
     msg(404, &format!("404 {resource} Not Found"))
 }
 
-fn forbidden(reason: Option<&str>) -> Response {
+pub(crate) fn forbidden(reason: Option<&str>) -> Response {
     match reason {
         None => msg(403, "403 Forbidden"),
         Some(r) => msg(403, &format!("403 Forbidden - {r}")),
     }
 }
 
-fn grape_error(errors: &[String]) -> Response {
+pub(crate) fn grape_error(errors: &[String]) -> Response {
     Response::json(400, &json!({ "error": errors.join(", ") }))
 }
 
 /// Per-request context: parameters, caller, URLs.
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     req: &'a Request,
     /// Query params, last occurrence wins (Rack), plus route params.
-    params: BTreeMap<String, String>,
-    base: String,
+    pub(crate) params: BTreeMap<String, String>,
+    pub(crate) base: String,
     principal: Principal,
     now_ms: i64,
     apply: bool,
 }
 
 impl Ctx<'_> {
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}{}", self.base, self.req.path)
     }
 
@@ -146,7 +158,11 @@ impl Ctx<'_> {
         b
     }
 
-    fn respond_page(&self, items: Vec<Value>, headers: Vec<(String, String)>) -> Response {
+    pub(crate) fn respond_page(
+        &self,
+        items: Vec<Value>,
+        headers: Vec<(String, String)>,
+    ) -> Response {
         let mut r = Response::json(200, &Value::Array(items));
         r.headers.extend(headers);
         r
@@ -169,7 +185,9 @@ pub(crate) fn handle(
         | Route::ProjectRepos(id)
         | Route::ProtectionTagRules(id)
         | Route::GroupProjects(id)
-        | Route::GroupRepos(id) => {
+        | Route::GroupRepos(id)
+        | Route::Branches(id)
+        | Route::MergeRequests(id) => {
             params.insert("id".into(), id.clone());
         }
         Route::Tags(id, rid) => {
@@ -208,6 +226,8 @@ pub(crate) fn handle(
         Route::GroupProjects(id) => group_projects(state, &ctx, &id),
         Route::GroupRepos(id) => group_repositories(state, &ctx, &id),
         Route::ProtectionTagRules(id) => protection_tag_rules(state, &ctx, &id),
+        Route::Branches(id) => crate::refs::list_branches(state, &ctx, &id),
+        Route::MergeRequests(id) => crate::refs::list_merge_requests(state, &ctx, &id),
         Route::Unknown | Route::Graphql | Route::Realm => unreachable!(),
     }
 }
@@ -217,7 +237,11 @@ pub(crate) fn handle(
 /// lib/api/helpers.rb `find_project!`: a job token authenticated for
 /// another project (or none) is refused before the lookup; then a project
 /// the caller cannot read is "not found".
-fn find_project<'s>(state: &'s State, ctx: &Ctx, id: &str) -> Result<&'s Project, Response> {
+pub(crate) fn find_project<'s>(
+    state: &'s State,
+    ctx: &Ctx,
+    id: &str,
+) -> Result<&'s Project, Response> {
     let project = state.find_project(id).and_then(|i| state.projects.get(&i));
     if let Principal::User {
         job_project: Some(job),
@@ -833,7 +857,7 @@ fn project_json(state: &State, ctx: &Ctx, p: &Project, full: bool, permissions: 
     m.insert("path".into(), json!(p.path()));
     m.insert("path_with_namespace".into(), json!(p.full_path));
     m.insert("created_at".into(), json!(created));
-    m.insert("default_branch".into(), json!("main"));
+    m.insert("default_branch".into(), json!(p.git.default_branch));
     m.insert("tag_list".into(), json!([]));
     m.insert("topics".into(), json!([]));
     m.insert(

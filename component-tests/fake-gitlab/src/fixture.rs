@@ -120,6 +120,47 @@ pub struct ProjectFixture {
     pub protection_rules: Vec<ProtectionRuleFixture>,
     #[serde(default)]
     pub repositories: Vec<RepositoryFixture>,
+    /// The default branch (default `main`); `null` with `"branches": []` (an empty repository).
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// The repository's branches; absent: the default branch alone.
+    #[serde(default)]
+    pub branches: Option<Vec<BranchFixture>>,
+    /// Merge requests whose target is this project.
+    #[serde(default)]
+    pub merge_requests: Vec<MergeRequestFixture>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchFixture {
+    pub name: String,
+    /// A protected branch (the `protected` field of the branch list).
+    #[serde(default)]
+    pub protected: bool,
+    /// How long ago its head commit was made (default `1d`).
+    #[serde(default)]
+    pub age: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequestFixture {
+    /// The number in `!17`, unique in the project.
+    pub iid: u64,
+    /// `opened` (default), `closed`, `merged` or `locked` (being merged).
+    #[serde(default)]
+    pub state: Option<String>,
+    pub source_branch: String,
+    /// Default: the project's default branch.
+    #[serde(default)]
+    pub target_branch: Option<String>,
+    /// The project the source branch lives in; default: this project (a fork otherwise).
+    #[serde(default)]
+    pub source_project_id: Option<u64>,
+    /// How long ago it was created (default `30d`).
+    #[serde(default)]
+    pub age: Option<String>,
 }
 
 /// One `ContainerRegistry::Protection::TagRule`: an RE2 pattern (matched unanchored),
@@ -306,6 +347,9 @@ impl Fixture {
                 container_expiration_policy: None,
                 protection_rules: Vec::new(),
                 repositories,
+                default_branch: None,
+                branches: None,
+                merge_requests: Vec::new(),
             }],
             delete_missing_tag_status: None,
             graphql: None,

@@ -27,6 +27,7 @@ mod pagination;
 mod params;
 mod policy;
 mod protection;
+mod refs;
 pub mod registry;
 mod state;
 mod stats;
@@ -36,7 +37,8 @@ mod tls;
 
 pub use faults::{FaultKind, Faults, RateLimit, ScriptedFault};
 pub use fixture::{
-    Fixture, GroupFixture, JobTokenFixture, LayerFixture, ProjectFixture, ProtectionRuleFixture,
+    BranchFixture, Fixture, GroupFixture, JobTokenFixture, LayerFixture, MergeRequestFixture,
+    ProjectFixture, ProtectionRuleFixture,
     RepositoryFixture, TagFixture, TokenFixture,
 };
 pub use foreign::{ForeignHost, Recorded};

@@ -67,6 +67,8 @@ pub(crate) struct Project {
     /// Container tag protection rules: the fixture's, plus one exact rule per tag
     /// flagged `protected`.
     pub protection_rules: Vec<TagRule>,
+    /// Branches and merge requests.
+    pub git: crate::refs::Git,
 }
 
 impl Project {
@@ -358,6 +360,7 @@ impl State {
                 Some(m) => Policy::from_fixture(created_ms, m)
                     .map_err(|e| format!("project {:?}: {e}", pf.path))?,
             };
+            let git = crate::refs::Git::build(pf, start_ms)?;
             let namespace_id = group_ids[&parent_path(&pf.path).unwrap_or_default().to_lowercase()];
             let mut repo_ids = Vec::new();
             let mut names = BTreeSet::new();
@@ -542,6 +545,7 @@ impl State {
                     policy,
                     repo_ids,
                     protection_rules,
+                    git,
                 },
             );
         }
