@@ -13,6 +13,7 @@ pub mod delete;
 pub mod duration;
 pub mod facts;
 pub mod gitlab;
+pub mod http;
 pub mod plan;
 pub mod policy;
 pub mod pool;

@@ -1,27 +1,26 @@
-//! The HTTP layer: authentication, retries, rate limits, pagination and request accounting.
+//! GitLab's API over HTTP: authentication, pagination, GitLab's errors and request accounting.
 //!
 //! Every request goes through [`Client::call`], so the safety properties hold everywhere at once:
 //! the token is attached only to requests for the configured API origin and never printed;
-//! redirects are refused rather than followed (a redirect would carry the token elsewhere);
-//! transient failures (connection errors, timeouts, 5xx, truncated or non-JSON bodies) are retried
-//! a bounded number of times with jittered exponential backoff; 429s pause every worker until
-//! GitLab's `Retry-After` (or `RateLimit-Reset`); and a body that still does not parse is an error
-//! naming the endpoint, never an empty list.
+//! retries, 429 pauses, redirects refused and bounded bodies are [`crate::http`]'s; a body that
+//! still does not parse after the retries is an error naming the endpoint, never an empty list.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
-use reqwest::blocking::Response;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
-use super::ratelimit::RateLimiter;
 use super::stats::{Endpoint, Stats};
 use crate::config::{Auth, Config};
+pub use crate::http::{one_line, sleep_unless_interrupted, Reply};
+use crate::http::{origin, same_origin, Problem, Transport};
 use crate::signals::Interrupt;
+
+/// What GitLab's API calls make of an answer.
+pub type Verdict<T> = crate::http::Verdict<T, ApiError>;
 
 /// A failed API operation, with enough context to be shown as one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,30 +89,6 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// A response read to the end; bodies are small (≤ 100 items a page).
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    /// GitLab's error message: `{"message": …}` or `{"error": …}`, else the start of the body.
-    pub fn message(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&self.body) {
-            for key in ["message", "error"] {
-                match value.get(key) {
-                    Some(serde_json::Value::String(s)) => return one_line(s),
-                    Some(other) if !other.is_null() => return one_line(&other.to_string()),
-                    _ => {}
-                }
-            }
-        }
-        one_line(text.lines().next().unwrap_or(""))
-    }
-}
-
 /// Checks that an offset-paginated list did not change while it was read. GitLab paginates a
 /// tag list by offset over the current tags, so a tag deleted by someone else between two pages
 /// shifts the rest and one tag is never seen; a cache whose counterpart tag was skipped that way
@@ -154,109 +129,21 @@ impl Census {
     }
 }
 
-/// A server's message as one short line: it goes into one-line errors and gc.log.
-pub(crate) fn one_line(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(199) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
-    }
-}
-
-/// What the caller makes of a response: done, or worth another attempt.
-pub enum Verdict<T> {
-    Done(T),
-    Retry(ApiError),
-    Fail(ApiError),
-}
-
-const MAX_ATTEMPTS: u32 = 5;
-const MAX_THROTTLED: u32 = 20;
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// GitLab's own limit for `per_page` (doc/api/rest/_index.md).
 const PER_PAGE: &str = "100";
 /// A guard against a server that never stops paginating.
 const MAX_PAGES: usize = 1_000_000;
 
 pub struct Client {
-    http: reqwest::blocking::Client,
+    transport: Transport,
     base: Url,
     auth: (HeaderName, HeaderValue),
     pub stats: Stats,
-    limiter: RateLimiter,
-    /// At most `GC_CONCURRENCY` requests in flight, whichever threads send them.
-    permits: Permits,
-    concurrency: usize,
-    interrupt: Interrupt,
-}
-
-/// A counting semaphore: the pages of one listing may be fetched by helper threads while
-/// other workers run, and the total in flight must still not exceed `GC_CONCURRENCY`.
-struct Permits {
-    free: Mutex<usize>,
-    returned: Condvar,
-}
-
-struct Permit<'a>(&'a Permits);
-
-impl Permits {
-    fn new(n: usize) -> Permits {
-        Permits {
-            free: Mutex::new(n.max(1)),
-            returned: Condvar::new(),
-        }
-    }
-
-    fn take(&self) -> Permit<'_> {
-        let mut free = self.free.lock().expect("permits poisoned");
-        while *free == 0 {
-            free = self.returned.wait(free).expect("permits poisoned");
-        }
-        *free -= 1;
-        Permit(self)
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().expect("permits poisoned") += 1;
-        self.0.returned.notify_one();
-    }
 }
 
 impl Client {
     pub fn new(config: &Config, interrupt: Interrupt) -> Result<Client, String> {
-        let mut builder = reqwest::blocking::Client::builder()
-            .use_rustls_tls()
-            .user_agent(concat!("registry-gc/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(config.concurrency);
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!("CI_SERVER_TLS_CA_FILE: cannot read {}: {e}", path.display())
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                format!(
-                    "CI_SERVER_TLS_CA_FILE: {} is not a PEM certificate bundle: {e}",
-                    path.display()
-                )
-            })?;
-            if certs.is_empty() {
-                return Err(format!(
-                    "CI_SERVER_TLS_CA_FILE: {} holds no PEM certificate",
-                    path.display()
-                ));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))?;
+        let http = crate::http::client(config.ca_file.as_deref(), config.concurrency)?;
         let (name, token) = match &config.auth {
             Auth::Private(t) => ("private-token", t),
             Auth::Job(t) => ("job-token", t),
@@ -266,14 +153,10 @@ impl Client {
         })?;
         value.set_sensitive(true);
         Ok(Client {
-            http,
+            transport: Transport::new(http, config.concurrency, interrupt),
             base: config.api_url.clone(),
             auth: (HeaderName::from_static(name), value),
             stats: Stats::default(),
-            limiter: RateLimiter::new(config.concurrency),
-            permits: Permits::new(config.concurrency),
-            concurrency: config.concurrency.max(1),
-            interrupt,
         })
     }
 
@@ -328,101 +211,23 @@ impl Client {
                 detail: format!("{} is not the origin of CI_API_V4_URL", origin(url)),
             });
         }
-        let mut attempt = 0;
-        let mut throttled = 0;
-        loop {
-            if self.interrupt.is_raised() {
-                return Err(ApiError::Interrupted);
-            }
-            let permit = self.permits.take();
-            let ticket = self.limiter.before_request(&self.interrupt);
-            if self.interrupt.is_raised() {
-                // Raised while waiting for the rate limit: send nothing more.
-                return Err(ApiError::Interrupted);
-            }
-            self.stats.count(endpoint);
-            let mut builder = self
-                .http
+        let counter = Counter {
+            stats: &self.stats,
+            endpoint,
+        };
+        let build = |http: &reqwest::blocking::Client| {
+            let builder = http
                 .request(method.clone(), url.clone())
                 .header(self.auth.0.clone(), self.auth.1.clone());
-            if let Some(body) = body {
-                builder = builder.json(body);
+            match body {
+                Some(body) => builder.json(body),
+                None => builder,
             }
-            let sent = builder.send().map_err(|e| chain(&e)).and_then(read_reply);
-            drop(permit);
-            let failure = match sent {
-                // A certificate the client does not trust stays untrusted: say how to fix it.
-                Err(detail) if detail.to_ascii_lowercase().contains("certificate") => {
-                    return Err(ApiError::Transport {
-                        request,
-                        detail: format!("{detail} (for a private CA, set CI_SERVER_TLS_CA_FILE to its PEM file)"),
-                    });
-                }
-                Err(detail) => ApiError::Transport {
-                    request: request.clone(),
-                    detail,
-                },
-                Ok(reply) => {
-                    self.limiter.observe(&reply.headers, ticket);
-                    let status = reply.status;
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        self.stats.count_throttled();
-                        throttled += 1;
-                        if throttled > MAX_THROTTLED {
-                            return Err(ApiError::Status {
-                                request,
-                                status: 429,
-                                message: reply.message(),
-                            });
-                        }
-                        let wait = retry_after(&reply.headers)
-                            .unwrap_or_else(|| backoff(throttled).max(Duration::from_secs(1)));
-                        log::warn!(
-                            "{request}: 429 Too Many Requests, pausing all requests for {:.1}s",
-                            wait.as_secs_f64()
-                        );
-                        self.limiter.pause(wait);
-                        continue;
-                    }
-                    if status.is_redirection() {
-                        let to = reply
-                            .headers
-                            .get("location")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("?");
-                        return Err(ApiError::Refused {
-                            request,
-                            detail: format!("GitLab redirects to {to}; set CI_API_V4_URL to the final API URL (redirects are not followed so the token stays on one host)"),
-                        });
-                    }
-                    if status.is_server_error() {
-                        ApiError::Status {
-                            request: request.clone(),
-                            status: status.as_u16(),
-                            message: reply.message(),
-                        }
-                    } else {
-                        match judge(reply) {
-                            Verdict::Done(value) => return Ok(value),
-                            Verdict::Fail(e) => return Err(e),
-                            Verdict::Retry(e) => e,
-                        }
-                    }
-                }
-            };
-            attempt += 1;
-            if attempt >= MAX_ATTEMPTS {
-                return Err(failure);
-            }
-            self.stats.count_retry();
-            let wait = backoff(attempt);
-            log::debug!(
-                "{failure}; retrying in {:.2}s (attempt {}/{MAX_ATTEMPTS})",
-                wait.as_secs_f64(),
-                attempt + 1
-            );
-            sleep_unless_interrupted(wait, &self.interrupt);
-        }
+        };
+        self.transport
+            .send(&request, &counter, &build, judge, |problem| {
+                api_problem(&request, problem)
+            })
     }
 
     /// GET returning typed JSON; any non-2xx is an error.
@@ -568,7 +373,7 @@ impl Client {
             let _ = slots[i].set(page);
         };
         std::thread::scope(|scope| {
-            for _ in 1..self.concurrency.min(urls.len()) {
+            for _ in 1..self.transport.concurrency().min(urls.len()) {
                 scope.spawn(work);
             }
             work();
@@ -602,13 +407,51 @@ fn known_last_page(second: &Url, headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-impl<T> Verdict<T> {
-    fn map_done<U>(self, f: impl FnOnce(T) -> U) -> Verdict<U> {
-        match self {
-            Verdict::Done(v) => Verdict::Done(f(v)),
-            Verdict::Retry(e) => Verdict::Retry(e),
-            Verdict::Fail(e) => Verdict::Fail(e),
-        }
+/// Counts every attempt against its endpoint.
+struct Counter<'a> {
+    stats: &'a Stats,
+    endpoint: Endpoint,
+}
+
+impl crate::http::Count for Counter<'_> {
+    fn attempt(&self) {
+        self.stats.count(self.endpoint);
+    }
+    fn retry(&self) {
+        self.stats.count_retry();
+    }
+    fn throttled(&self) {
+        self.stats.count_throttled();
+    }
+}
+
+/// What went wrong below the judgement, in GitLab's terms.
+fn api_problem(request: &str, problem: Problem) -> ApiError {
+    let request = request.to_string();
+    match problem {
+        Problem::Interrupted => ApiError::Interrupted,
+        // A certificate the client does not trust stays untrusted: say how to fix it.
+        Problem::Certificate(detail) => ApiError::Transport {
+            request,
+            detail: format!(
+                "{detail} (for a private CA, set CI_SERVER_TLS_CA_FILE to its PEM file)"
+            ),
+        },
+        Problem::Transport(detail) => ApiError::Transport { request, detail },
+        Problem::Server { status, message } => ApiError::Status {
+            request,
+            status,
+            message,
+        },
+        Problem::Throttled { message } => ApiError::Status {
+            request,
+            status: 429,
+            message,
+        },
+        Problem::Redirect { to } => ApiError::Refused {
+            request,
+            detail: format!("GitLab redirects to {to}; set CI_API_V4_URL to the final API URL (redirects are not followed so the token stays on one host)"),
+        },
     }
 }
 
@@ -636,56 +479,6 @@ pub fn json_verdict<T: DeserializeOwned>(request: &str, reply: Reply) -> Verdict
             })
         }
     }
-}
-
-/// The largest body accepted: a page of 100 tags is a few KiB; anything near this is not GitLab.
-const MAX_BODY: u64 = 64 * 1024 * 1024;
-
-fn read_reply(response: Response) -> Result<Reply, String> {
-    use std::io::Read;
-    let status = response.status();
-    let headers = response.headers().clone();
-    if response.content_length().is_some_and(|n| n > MAX_BODY) {
-        return Err(format!("the answer is larger than {} MiB", MAX_BODY >> 20));
-    }
-    let mut body = Vec::new();
-    response
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| chain(&e))?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(format!("the answer is larger than {} MiB", MAX_BODY >> 20));
-    }
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// The error and its causes on one line: reqwest's top-level message alone says too little.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
-}
-
-fn origin(url: &Url) -> String {
-    format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""))
-        + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
-}
-
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn set_query(url: &mut Url, key: &str, value: &str) {
@@ -758,54 +551,6 @@ pub fn parse_link_next(header: &str) -> Option<&str> {
     None
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(secs) = value("retry-after").and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(secs.clamp(1, 300)));
-    }
-    let reset = value("ratelimit-reset").and_then(|v| v.parse::<u64>().ok())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
-    Some(Duration::from_secs_f64(
-        (reset as f64 - now).clamp(1.0, 300.0),
-    ))
-}
-
-/// Exponential backoff with "equal jitter": half fixed, half random, so retries spread out.
-fn backoff(attempt: u32) -> Duration {
-    let exp = BACKOFF_BASE
-        .saturating_mul(1 << attempt.min(10))
-        .min(BACKOFF_CAP);
-    let half = exp / 2;
-    half + half.mul_f64(jitter())
-}
-
-/// A cheap random number in [0, 1): retry timing needs spread, not cryptography.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-pub fn sleep_unless_interrupted(total: Duration, interrupt: &Interrupt) {
-    let end = Instant::now() + total;
-    while !interrupt.is_raised() {
-        let now = Instant::now();
-        if now >= end {
-            break;
-        }
-        std::thread::sleep((end - now).min(Duration::from_millis(100)));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -870,20 +615,6 @@ mod tests {
     }
 
     #[test]
-    fn origins_compare_scheme_host_and_port() {
-        let a = Url::parse("https://g.example/api/v4").unwrap();
-        assert!(same_origin(
-            &Url::parse("https://g.example:443/x").unwrap(),
-            &a
-        ));
-        assert!(!same_origin(&Url::parse("http://g.example/x").unwrap(), &a));
-        assert!(!same_origin(
-            &Url::parse("https://evil.example/x").unwrap(),
-            &a
-        ));
-    }
-
-    #[test]
     fn a_list_that_changed_while_read_is_not_trusted() {
         let page = |total: Option<&str>| {
             let mut h = HeaderMap::new();
@@ -914,19 +645,5 @@ mod tests {
             census(&[(100, Some("150")), (49, Some("150"))]),
             Err(ApiError::Changed { .. })
         ));
-    }
-
-    #[test]
-    fn server_messages_become_one_short_line() {
-        assert_eq!(one_line("a\nb\t c"), "a b c");
-        assert_eq!(one_line(&"x".repeat(500)).chars().count(), 200);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(
-            backoff(1) >= Duration::from_millis(250) && backoff(1) <= Duration::from_millis(500)
-        );
-        assert!(backoff(30) <= BACKOFF_CAP);
     }
 }

@@ -38,8 +38,7 @@ mod tls;
 pub use faults::{FaultKind, Faults, RateLimit, ScriptedFault};
 pub use fixture::{
     BranchFixture, Fixture, GroupFixture, JobTokenFixture, LayerFixture, MergeRequestFixture,
-    ProjectFixture, ProtectionRuleFixture,
-    RepositoryFixture, TagFixture, TokenFixture,
+    ProjectFixture, ProtectionRuleFixture, RepositoryFixture, TagFixture, TokenFixture,
 };
 pub use foreign::{ForeignHost, Recorded};
 pub use registry::{DiskUsage, GarbageCollection, Mode as RegistryMode, Resolution};
