@@ -9,6 +9,7 @@
 //! bounded. What a status means is the caller's business: it judges each answer
 //! ([`Verdict`]) and names its own errors ([`Problem`] → its error type).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,97 @@ pub trait Count: Sync {
     fn attempt(&self);
     fn retry(&self);
     fn throttled(&self);
+}
+
+/// The endpoints of one server, as the summary names them.
+pub trait Endpoints: Copy + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    fn index(self) -> usize;
+    fn label(self) -> &'static str;
+}
+
+/// Thread-safe request counters by endpoint.
+pub struct Stats<E: Endpoints> {
+    by_endpoint: Vec<AtomicU64>,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    endpoints: std::marker::PhantomData<E>,
+}
+
+impl<E: Endpoints> Default for Stats<E> {
+    fn default() -> Stats<E> {
+        Stats {
+            by_endpoint: E::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            endpoints: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A snapshot for the summary and the reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub total: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub by_endpoint: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl<E: Endpoints> Stats<E> {
+    pub fn count(&self, endpoint: E) {
+        self.by_endpoint[endpoint.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Counts {
+        let mut counts = Counts {
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            ..Counts::default()
+        };
+        for &endpoint in E::ALL {
+            let n = self.by_endpoint[endpoint.index()].load(Ordering::Relaxed);
+            counts.total += n;
+            if n > 0 {
+                counts.by_endpoint.insert(endpoint.label(), n);
+            }
+        }
+        counts
+    }
+
+    /// Counts attempts of `endpoint` for [`Transport::send`].
+    pub fn counter(&self, endpoint: E) -> Counter<'_, E> {
+        Counter {
+            stats: self,
+            endpoint,
+        }
+    }
+}
+
+/// [`Count`] for one endpoint of a [`Stats`].
+pub struct Counter<'a, E: Endpoints> {
+    stats: &'a Stats<E>,
+    endpoint: E,
+}
+
+impl<E: Endpoints> Count for Counter<'_, E> {
+    fn attempt(&self) {
+        self.stats.count(self.endpoint);
+    }
+    fn retry(&self) {
+        self.stats.count_retry();
+    }
+    fn throttled(&self) {
+        self.stats.count_throttled();
+    }
 }
 
 const MAX_ATTEMPTS: u32 = 5;

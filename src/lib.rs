@@ -19,6 +19,7 @@ pub mod policy;
 pub mod pool;
 pub mod progress;
 pub mod refs;
+pub mod registry;
 pub mod report;
 pub mod rules;
 pub mod run;

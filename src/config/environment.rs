@@ -26,6 +26,9 @@ pub(super) struct Raw {
     ci_node_index: Option<String>,
     ci_node_total: Option<String>,
     ci_job_url: Option<String>,
+    ci_registry: Option<String>,
+    ci_registry_user: Option<String>,
+    ci_registry_password: Option<String>,
     gc_scope: Option<String>,
     gc_group: Option<String>,
     gc_dry_run: Option<String>,
@@ -36,6 +39,9 @@ pub(super) struct Raw {
     gc_delete_broken: Option<String>,
     gc_delete_orphan_cache: Option<String>,
     gc_cache_suffix: Option<String>,
+    gc_delete_orphan_referrers: Option<String>,
+    gc_inspect: Option<String>,
+    gc_registry_url: Option<String>,
     gc_stale_ref_regex: Option<String>,
     gc_stale_ref_min_age: Option<String>,
     gc_repository_regex: Option<String>,
@@ -81,6 +87,7 @@ impl Raw {
         let shard = self.shard()?;
         let ca_file = self.ca_file()?;
         let policy = self.policy(&rules.keep, &auth)?;
+        let inspect = self.inspect(&auth)?;
         Ok(Config {
             api_url,
             graphql_url,
@@ -106,7 +113,64 @@ impl Raw {
             shard,
             job_url: self.ci_job_url.clone(),
             policy,
+            inspect,
         })
+    }
+
+    /// `GC_INSPECT`, where the registry is, and how to log in to it (design §9): an access
+    /// token with any user name (GitLab does not check it), else the job's registry login.
+    fn inspect(&self, auth: &Auth) -> Result<InspectSettings, ConfigError> {
+        let choice = optional(&self.gc_inspect, |v| {
+            if v.eq_ignore_ascii_case("auto") {
+                return Ok(InspectChoice::Auto);
+            }
+            parse_bool("GC_INSPECT", v)
+                .map(|on| {
+                    if on {
+                        InspectChoice::On
+                    } else {
+                        InspectChoice::Off
+                    }
+                })
+                .map_err(|_| {
+                    err(
+                        "GC_INSPECT",
+                        format!("`{v}` is not allowed (expected auto, true or false)"),
+                    )
+                })
+        })?
+        .unwrap_or(InspectChoice::Auto);
+        let url = match (&self.gc_registry_url, &self.ci_registry) {
+            (Some(url), _) => Some(parse_api_url("GC_REGISTRY_URL", url)?),
+            (None, Some(host)) => Some(parse_api_url(
+                "CI_REGISTRY",
+                &format!("https://{}", host.trim_end_matches('/')),
+            )?),
+            (None, None) => None,
+        };
+        if choice == InspectChoice::On && url.is_none() {
+            return Err(err(
+                "GC_REGISTRY_URL",
+                "is not set, nor CI_REGISTRY, but GC_INSPECT=true needs the registry",
+            ));
+        }
+        let login = match auth {
+            Auth::Private(token) => RegistryLogin {
+                user: "registry-gc".into(),
+                password: token.clone(),
+            },
+            Auth::Job(token) => match (&self.ci_registry_user, &self.ci_registry_password) {
+                (Some(user), Some(password)) => RegistryLogin {
+                    user: user.clone(),
+                    password: Secret(password.clone()),
+                },
+                _ => RegistryLogin {
+                    user: "gitlab-ci-token".into(),
+                    password: token.clone(),
+                },
+            },
+        };
+        Ok(InspectSettings { choice, url, login })
     }
 
     fn api_url(&self) -> Result<reqwest::Url, ConfigError> {
@@ -262,6 +326,10 @@ impl Raw {
             .unwrap_or(true),
             delete_orphan_cache: optional(&self.gc_delete_orphan_cache, |v| {
                 parse_bool("GC_DELETE_ORPHAN_CACHE", v)
+            })?
+            .unwrap_or(true),
+            delete_orphan_referrers: optional(&self.gc_delete_orphan_referrers, |v| {
+                parse_bool("GC_DELETE_ORPHAN_REFERRERS", v)
             })?
             .unwrap_or(true),
             cache_suffix: self

@@ -265,6 +265,8 @@ pub struct RuleSettings {
     pub older_than: Option<Age>,
     pub delete_broken: bool,
     pub delete_orphan_cache: bool,
+    /// `GC_DELETE_ORPHAN_REFERRERS`: signatures, attestations and SBOMs whose subject is gone.
+    pub delete_orphan_referrers: bool,
     pub cache_suffix: String,
     /// The `stale-ref` rule; `None` when `GC_STALE_REF_REGEX` is unset.
     pub stale_ref: Option<StaleRefSettings>,
@@ -298,6 +300,34 @@ pub struct Config {
     pub shard: Option<Shard>,
     pub job_url: Option<String>,
     pub policy: Option<PolicySettings>,
+    pub inspect: InspectSettings,
+}
+
+/// `GC_INSPECT`: whether the registry is read where GitLab cannot show a manifest (design §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InspectChoice {
+    /// When the registry answers; otherwise the seed's rule, and the run says why.
+    Auto,
+    /// Required: no registry access is a configuration error, before anything is deleted.
+    On,
+    /// Never contacts the registry.
+    Off,
+}
+
+/// Where the registry is and how registry-gc logs in to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InspectSettings {
+    pub choice: InspectChoice,
+    /// `GC_REGISTRY_URL`, else `https://$CI_REGISTRY`; `None` when neither is set.
+    pub url: Option<reqwest::Url>,
+    pub login: RegistryLogin,
+}
+
+/// Basic credentials for the registry's token realm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryLogin {
+    pub user: String,
+    pub password: Secret,
 }
 
 impl Config {
@@ -362,6 +392,10 @@ pub fn describe(config: &Config) -> BTreeMap<&'static str, String> {
     );
     m.insert("delete_broken", r.delete_broken.to_string());
     m.insert("delete_orphan_cache", r.delete_orphan_cache.to_string());
+    m.insert(
+        "delete_orphan_referrers",
+        r.delete_orphan_referrers.to_string(),
+    );
     m.insert("cache_suffix", r.cache_suffix.clone());
     m.insert("age_from", r.age_from.as_str().to_string());
     m.insert(

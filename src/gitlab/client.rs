@@ -211,10 +211,7 @@ impl Client {
                 detail: format!("{} is not the origin of CI_API_V4_URL", origin(url)),
             });
         }
-        let counter = Counter {
-            stats: &self.stats,
-            endpoint,
-        };
+        let counter = self.stats.counter(endpoint);
         let build = |http: &reqwest::blocking::Client| {
             let builder = http
                 .request(method.clone(), url.clone())
@@ -405,24 +402,6 @@ fn known_last_page(second: &Url, headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Counts every attempt against its endpoint.
-struct Counter<'a> {
-    stats: &'a Stats,
-    endpoint: Endpoint,
-}
-
-impl crate::http::Count for Counter<'_> {
-    fn attempt(&self) {
-        self.stats.count(self.endpoint);
-    }
-    fn retry(&self) {
-        self.stats.count_retry();
-    }
-    fn throttled(&self) {
-        self.stats.count_throttled();
-    }
 }
 
 /// What went wrong below the judgement, in GitLab's terms.

@@ -1,7 +1,5 @@
 //! Request accounting: API requests are the cost users pay, so every run reports them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 /// The endpoints registry-gc calls, named as GitLab's docs name them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Endpoint {
@@ -65,49 +63,18 @@ impl Endpoint {
     }
 }
 
-/// Thread-safe counters; every attempt counts, retries included, because GitLab counts them too.
-#[derive(Default)]
-pub struct Stats {
-    by_endpoint: [AtomicU64; Endpoint::ALL.len()],
-    retries: AtomicU64,
-    throttled: AtomicU64,
-}
+impl crate::http::Endpoints for Endpoint {
+    const ALL: &'static [Endpoint] = &Endpoint::ALL;
 
-/// A snapshot for the summary and the reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
-    pub total: u64,
-    pub retries: u64,
-    pub throttled: u64,
-    pub by_endpoint: std::collections::BTreeMap<&'static str, u64>,
-}
-
-impl Stats {
-    pub fn count(&self, endpoint: Endpoint) {
-        self.by_endpoint[endpoint as usize].fetch_add(1, Ordering::Relaxed);
+    fn index(self) -> usize {
+        self as usize
     }
 
-    pub fn count_retry(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn count_throttled(&self) {
-        self.throttled.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn snapshot(&self) -> Counts {
-        let mut counts = Counts {
-            retries: self.retries.load(Ordering::Relaxed),
-            throttled: self.throttled.load(Ordering::Relaxed),
-            ..Counts::default()
-        };
-        for endpoint in Endpoint::ALL {
-            let n = self.by_endpoint[endpoint as usize].load(Ordering::Relaxed);
-            counts.total += n;
-            if n > 0 {
-                counts.by_endpoint.insert(endpoint.label(), n);
-            }
-        }
-        counts
+    fn label(self) -> &'static str {
+        Endpoint::label(self)
     }
 }
+
+/// Every attempt counts, retries included, because GitLab counts them too.
+pub type Stats = crate::http::Stats<Endpoint>;
+pub use crate::http::Counts;
