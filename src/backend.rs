@@ -20,6 +20,8 @@ pub enum Backend {
         url: Url,
         /// The schema has `publishedAt` (GitLab 16.x and later).
         published_at: bool,
+        /// The schema has each tag's `userPermissions` and `protection`.
+        permissions: bool,
     },
 }
 
@@ -74,7 +76,10 @@ pub fn choose(client: &Client, config: &Config) -> Result<Choice, ChoiceError> {
         );
     };
     let unusable = match client.probe_graphql(&url) {
-        Ok(Probe::Usable { published_at }) => {
+        Ok(Probe::Usable {
+            published_at,
+            permissions,
+        }) => {
             let why = format!(
                 "GC_API={}: GraphQL at {} has the tag fields and batch delete{}",
                 if config.api == ApiChoice::Auto {
@@ -90,7 +95,11 @@ pub fn choose(client: &Client, config: &Config) -> Result<Choice, ChoiceError> {
                 }
             );
             return Ok(Choice {
-                backend: Backend::Graphql { url, published_at },
+                backend: Backend::Graphql {
+                    url,
+                    published_at,
+                    permissions,
+                },
                 why,
             });
         }

@@ -19,7 +19,7 @@ use crate::gitlab::graphql;
 use crate::gitlab::{ApiError, Client};
 use crate::plan::{Plan, PlannedTag};
 use crate::progress::Progress;
-use crate::rules::{Action, RuleId};
+use crate::rules::{Action, Dependency, RuleId};
 use crate::scope::Repo;
 use crate::signals::Interrupt;
 
@@ -38,6 +38,9 @@ pub enum Outcome {
     Protected,
     /// A broken tag whose DELETE answered 404: older GitLab cannot delete it through the API.
     BrokenUndeletable,
+    /// A plain 403 not yet explained: settled after the wave by a listing of the repository
+    /// (gone: someone else deleted it; still there: a failure naming the possible causes).
+    Forbidden,
     /// The DELETE failed; the run goes on and exits 1.
     Failed(Box<str>),
     /// Planned for deletion but not attempted (interrupted, safety limit).
@@ -109,9 +112,9 @@ pub fn execute(
                 {
                     continue;
                 }
-                if let Some(counterpart) = tag.decision.depends_on() {
+                if let Some(dependency) = tag.decision.depends_on() {
                     if let Some(reason) =
-                        dependency_kept(plan, outcomes, &by_path, counterpart, &tag.name)
+                        dependency_kept(plan, outcomes, &by_path, r, dependency, &tag.name)
                     {
                         outcomes[r][t] = Outcome::CounterpartKept(reason.into());
                         report(&repo.repo, tag, &outcomes[r][t]);
@@ -124,7 +127,7 @@ pub fn execute(
         // Every outcome is reported as it happens, except a 404 for a broken tag: that one is
         // checked below first.
         let settle = |r: usize, t: usize, outcome: Outcome| {
-            if outcome != Outcome::BrokenUndeletable {
+            if !matches!(outcome, Outcome::BrokenUndeletable | Outcome::Forbidden) {
                 report(&plan.repos[r].repo, &plan.repos[r].tags[t], &outcome);
             }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -155,7 +158,7 @@ pub fn execute(
             }
         };
         let mut results = results;
-        for i in confirm_undeletable(client, plan, &work, &mut results) {
+        for i in recheck(client, plan, &work, &mut results) {
             let (r, t) = work[i];
             report(&plan.repos[r].repo, &plan.repos[r].tags[t], &results[i]);
         }
@@ -182,6 +185,7 @@ fn delete_one(
     match client.delete_tag(repo.project_id, repo.id, &tag.name) {
         Ok(Deletion::Deleted) => Outcome::Deleted,
         Ok(Deletion::Protected) => Outcome::Protected,
+        Ok(Deletion::Forbidden) => Outcome::Forbidden,
         Ok(Deletion::NotFound) if tag.decision.rule == RuleId::Broken => Outcome::BrokenUndeletable,
         Ok(Deletion::NotFound) => Outcome::AlreadyGone,
         Err(ApiError::Interrupted) => Outcome::NotAttempted(interrupted.clone()),
@@ -251,28 +255,35 @@ fn delete_batch(
     }
 }
 
-/// A 404 to the DELETE of a broken tag means this GitLab cannot delete it (older versions read
-/// the manifest first), or that it is already gone: a DELETE retried after its answer was lost
-/// (connection dropped, timeout) meets the 404 of its own first attempt. The repository's tag
-/// list tells them apart: a tag no longer listed was deleted. Only a run that retried some
-/// request can have met its own 404, so only such a run looks, with one listing per repository
-/// concerned, after the wave; if the listing fails, the tag stays reported as undeletable (kept),
-/// the cautious reading. Returns the indices settled.
-fn confirm_undeletable(
+/// Answers that need the repository's tag list to be understood, settled after the wave with
+/// one listing per repository concerned:
+/// - a 404 to the DELETE of a broken tag means this GitLab cannot delete it (older versions read
+///   the manifest first), or that it is already gone: a DELETE retried after its answer was lost
+///   (connection dropped, timeout) meets the 404 of its own first attempt. Only a run that
+///   retried some request can have met its own 404, so only such a run looks; if the listing
+///   fails, the tag stays reported as undeletable (kept), the cautious reading;
+/// - a plain 403: GitLab's answer for a protected or immutable tag and for a role below
+///   Developer, and (metadata database) for a tag someone else deleted meanwhile. Not listed any
+///   more: already gone; still listed: a failure naming both causes.
+///
+/// Returns the indices settled.
+fn recheck(
     client: &Client,
     plan: &Plan,
     work: &[(usize, usize)],
     results: &mut [Outcome],
 ) -> Vec<usize> {
+    let retried = client.stats.snapshot().retries > 0;
     let unsure: Vec<usize> = (0..work.len())
-        .filter(|&i| results[i] == Outcome::BrokenUndeletable)
+        .filter(|&i| matches!(results[i], Outcome::BrokenUndeletable | Outcome::Forbidden))
         .collect();
-    if unsure.is_empty() || client.stats.snapshot().retries == 0 {
-        return unsure;
-    }
-    let mut listed: HashMap<usize, Option<std::collections::HashSet<String>>> = HashMap::new();
+    let mut listed: HashMap<usize, Result<std::collections::HashSet<String>, String>> =
+        HashMap::new();
     for &i in &unsure {
         let (r, t) = work[i];
+        if results[i] == Outcome::BrokenUndeletable && !retried {
+            continue;
+        }
         let names = listed.entry(r).or_insert_with(|| {
             let repo = &plan.repos[r].repo;
             let mut names = std::collections::HashSet::new();
@@ -280,15 +291,25 @@ fn confirm_undeletable(
                 .list_tags(repo.project_id, repo.id, |page| {
                     names.extend(page.into_iter().map(|t| t.name))
                 })
-                .ok()
                 .map(|()| names)
+                .map_err(|e| e.to_string())
         });
-        if names
-            .as_ref()
-            .is_some_and(|n| !n.contains(&*plan.repos[r].tags[t].name))
-        {
-            results[i] = Outcome::Deleted;
-        }
+        let name = &*plan.repos[r].tags[t].name;
+        let gone = names.as_ref().is_ok_and(|n| !n.contains(name));
+        results[i] = match (&results[i], gone) {
+            (Outcome::BrokenUndeletable, true) => Outcome::Deleted,
+            (Outcome::Forbidden, true) => Outcome::AlreadyGone,
+            (Outcome::Forbidden, false) => {
+                let mut why = "403 Forbidden: GitLab refuses to delete it: a tag protection or immutability rule this run could not read, or a role below Developer".to_string();
+                if let Err(e) = names {
+                    why.push_str(&format!(
+                        " (the tag list to check it was not deleted meanwhile failed: {e})"
+                    ));
+                }
+                Outcome::Failed(why.into())
+            }
+            (other, _) => other.clone(),
+        };
     }
     unsure
 }
@@ -299,23 +320,38 @@ enum Wave {
     Dependent,
 }
 
-/// `Some(reason)` when the counterpart's tag `tag`, whose deletion a cache deletion relies on,
-/// was not deleted.
+/// `Some(reason)` when a deletion a dependent deletion relies on did not happen: the cache
+/// tag's counterpart tag of the same name, or one of the tags of a referrer's subject (in the
+/// referrer's repository `r`).
 fn dependency_kept(
     plan: &Plan,
     outcomes: &[Vec<Outcome>],
     by_path: &HashMap<&str, usize>,
-    counterpart: &str,
+    r: usize,
+    dependency: Dependency<'_>,
     tag: &str,
 ) -> Option<String> {
-    let repo = *by_path.get(counterpart)?;
-    let index = plan.repos[repo].tags.iter().position(|t| &*t.name == tag)?;
-    match &outcomes[repo][index] {
-        Outcome::Deleted | Outcome::AlreadyGone => None,
-        other => Some(format!(
-            "counterpart tag {counterpart}:{tag} was not deleted ({}), so its cache stays",
-            describe(other)
-        )),
+    let not_deleted = |repo: usize, name: &str| {
+        let index = plan.repos[repo]
+            .tags
+            .iter()
+            .position(|t| &*t.name == name)?;
+        match &outcomes[repo][index] {
+            Outcome::Deleted | Outcome::AlreadyGone => None,
+            other => Some(describe(other)),
+        }
+    };
+    match dependency {
+        Dependency::Counterpart(counterpart) => {
+            let repo = *by_path.get(counterpart)?;
+            not_deleted(repo, tag).map(|why| {
+                format!("counterpart tag {counterpart}:{tag} was not deleted ({why}), so its cache stays")
+            })
+        }
+        Dependency::Subject(tags) => tags.iter().find_map(|name| {
+            not_deleted(r, name)
+                .map(|why| format!("its subject's tag {name} was not deleted ({why}), so it stays"))
+        }),
     }
 }
 

@@ -46,6 +46,8 @@ pub struct RepoFacts {
     /// Its project's branches and merge requests, where a tag of the project names one.
     pub refs: Refs,
     pub role: Role,
+    /// GitLab's listing carried media types, which only the metadata database has.
+    pub metadata_database: bool,
 }
 
 /// Whether a run decides a repository's tags or only reads them.
@@ -98,6 +100,8 @@ pub fn gather(
     let state = Mutex::new(Gathering {
         needs: vec![None; repos.len()],
         details: vec![Vec::new(); repos.len()],
+        protected: vec![Vec::new(); repos.len()],
+        media_types: vec![false; repos.len()],
         refs: (0..projects.ids.len())
             .map(|_| RefsListing::default())
             .collect(),
@@ -117,14 +121,21 @@ pub fn gather(
     let lists = (0..repos.len()).map(Task::List).collect();
     crate::pool::run(lists, concurrency, |task, queue| match task {
         Task::List(r) => {
-            let (result, details) = match list(client, backend, &repos[r]) {
-                Ok(listed) => (Ok(listed.names), listed.known),
-                Err(e) => (Err(e), Vec::new()),
+            let (result, details, protected, media_types) = match list(client, backend, &repos[r]) {
+                Ok(listed) => (
+                    Ok(listed.names),
+                    listed.known,
+                    listed.protected,
+                    listed.media_types,
+                ),
+                Err(e) => (Err(e), Vec::new(), Vec::new(), false),
             };
             let mut s = lock();
             // Details before the listing, both under the lock: once the listing is set, a
             // worker settling r's counterpart may settle r too, and must find its details.
             s.details[r] = details;
+            s.protected[r] = protected;
+            s.media_types[r] = media_types;
             let _ = listings[r].set(result);
             s.listed += 1;
             progress.tick(|| format!("listed tags of {}/{} repositories", s.listed, repos.len()));
@@ -163,6 +174,8 @@ pub fn gather(
 
     let state = state.into_inner().expect("a worker panicked");
     let mut details = state.details;
+    let mut protected = state.protected;
+    let media_types = state.media_types;
     let refs: Vec<Refs> = state
         .refs
         .into_iter()
@@ -177,11 +190,14 @@ pub fn gather(
             let tags = listing.map_err(|e| e.to_string()).map(|names| {
                 let details = std::mem::take(&mut details[r]);
                 let mut details = details.into_iter();
+                let mut protected = std::mem::take(&mut protected[r]).into_iter();
                 names
                     .into_iter()
                     .map(|name| TagFacts {
                         name,
                         details: details.next().unwrap_or(Details::NotFetched),
+                        inspected: Default::default(),
+                        protected: protected.next().flatten(),
                     })
                     .collect()
             });
@@ -191,6 +207,7 @@ pub fn gather(
                 tags,
                 refs,
                 role: roles[r],
+                metadata_database: media_types[r],
             }
         })
         .collect()
@@ -215,20 +232,32 @@ type Listing = Result<Vec<String>, ApiError>;
 struct Listed {
     names: Vec<String>,
     known: Vec<Details>,
+    /// Per name (GraphQL with `userPermissions`): why this token may not delete it.
+    protected: Vec<Option<Arc<str>>>,
+    /// GraphQL gave a media type: only the metadata database knows them.
+    media_types: bool,
 }
 
 fn list(client: &Client, backend: &Backend, repo: &Repo) -> Result<Listed, ApiError> {
     let mut seen = HashSet::new();
     match backend {
-        Backend::Graphql { url, published_at } => {
+        Backend::Graphql {
+            url,
+            published_at,
+            permissions,
+        } => {
             let mut listed = Listed {
                 names: Vec::new(),
                 known: Vec::new(),
+                protected: Vec::new(),
+                media_types: false,
             };
-            client.graphql_tags(url, repo.id, *published_at, |page| {
+            client.graphql_tags(url, repo.id, *published_at, *permissions, |page| {
                 for tag in page {
                     if seen.insert(tag.name.clone()) {
                         listed.known.push(graphql_details(&tag));
+                        listed.protected.push(crate::protection::from_listing(&tag));
+                        listed.media_types |= tag.media_type.is_some();
                         listed.names.push(tag.name);
                     }
                 }
@@ -251,6 +280,8 @@ fn list(client: &Client, backend: &Backend, repo: &Repo) -> Result<Listed, ApiEr
             Ok(Listed {
                 names,
                 known: Vec::new(),
+                protected: Vec::new(),
+                media_types: false,
             })
         }),
     }
@@ -289,6 +320,10 @@ struct Gathering {
     /// Per repository, per tag: whether its details are needed; `None` until decided.
     needs: Vec<Option<Vec<bool>>>,
     details: Vec<Vec<Details>>,
+    /// Per repository, per tag, where the listing says: why it may not be deleted.
+    protected: Vec<Vec<Option<Arc<str>>>>,
+    /// Per repository: whether its listing carried media types.
+    media_types: Vec<bool>,
     /// Per project: its branches and merge requests.
     refs: Vec<RefsListing>,
     listed: usize,
@@ -507,6 +542,12 @@ fn fetch_details(client: &Client, repo: &Repo, name: &str) -> Details {
             }),
             Err(e) => Details::Failed(e),
         },
+        // A 5xx that outlived the retries says nothing about the tag (gitlab-api.md §13).
+        Err(
+            e @ ApiError::Status {
+                status: 500..=599, ..
+            },
+        ) => Details::Unavailable(e.to_string()),
         Err(e) => Details::Failed(e.to_string()),
     }
 }

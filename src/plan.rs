@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::config::RuleSettings;
 use crate::facts::{RepoFacts, Role};
-use crate::rules::{self, Action, Counterpart, Decision, Details, TagInfo};
+use crate::rules::{self, Action, Counterpart, Decision, Details, Inspected, Inspection, TagInfo};
 use crate::scope::{CounterpartPath, Repo};
 
 #[derive(Debug)]
@@ -35,6 +35,8 @@ pub struct PlannedTag {
     /// Never grows: a boxed `str` is a word smaller than a `String`, 100,000 times over.
     pub name: Box<str>,
     pub info: Option<TagInfo>,
+    /// What the registry said of it, for the tags it was read for.
+    pub inspection: Option<Box<Inspection>>,
     pub decision: Decision,
 }
 
@@ -94,6 +96,7 @@ pub fn plan(
             tags,
             refs,
             role,
+            ..
         } = facts[i].take().expect("each repository once");
         if role == Role::CounterpartOnly {
             if let Ok(tags) = tags {
@@ -150,6 +153,10 @@ pub fn plan(
             .map(|(t, decision)| PlannedTag {
                 info: match t.details {
                     Details::Found(info) => Some(info),
+                    _ => None,
+                },
+                inspection: match t.inspected {
+                    Inspected::Read(i) => Some(i),
                     _ => None,
                 },
                 name: t.name.into_boxed_str(),

@@ -1,5 +1,6 @@
-//! One run, start to end, as the pipeline of design §1: choose the API → scope → facts →
-//! decisions (pure) → safety limit → act → built-in policy → reports.
+//! One run, start to end, as the pipeline of design §1: choose the API → reach the registry →
+//! scope → facts (GitLab's, then the registry's) → decisions (pure) → safety limit → act →
+//! built-in policy → reports.
 //!
 //! [`run`] reads as that list: each stage is one function of [`Steps`] that takes what the
 //! stage before it produced and returns what the next one needs. Data flows one way. Nothing is
@@ -13,15 +14,18 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::backend::{self, Choice, ChoiceError};
-use crate::config::{self, Config};
+use crate::config::{self, Config, InspectChoice};
 use crate::delete::{self, Outcome};
 use crate::facts;
 use crate::gitlab::{ApiError, Client};
+use crate::inspect::{self, Inspections};
 use crate::plan::{self, Plan};
 use crate::policy::{self, PolicyResult};
 use crate::progress::Progress;
+use crate::registry::{Registry, RegistryError};
 use crate::report::{self, dotenv::Figures, log::DecisionLog, Run, Summary};
 use crate::rules::Action;
+use crate::rules::Evidence;
 use crate::scope::{self, InScope, ScopeError, Skipped};
 use crate::signals::Interrupt;
 
@@ -57,9 +61,14 @@ pub fn run(config: &Config, interrupt: Interrupt) -> i32 {
         Ok(chosen) => chosen,
         Err(code) => return stopped_before_planning(config, code),
     };
+    let (access, config) = match reach_registry(&config, &log, &interrupt) {
+        Ok(reached) => reached,
+        Err(code) => return stopped_before_planning(&config, code),
+    };
     let steps = Steps {
         config: &config,
         client: &client,
+        registry: &access,
         log: &log,
         interrupt: &interrupt,
         progress: Progress::new(Duration::from_secs(5)),
@@ -124,6 +133,7 @@ struct Notes {
     errors: Vec<ScopeError>,
     /// Why the run stopped early or refused to act.
     stopped: Option<String>,
+    inspections: Inspections,
 }
 
 /// The decision log and the API client; failing to make either is a configuration error.
@@ -188,10 +198,128 @@ fn choose_api(
     Ok((choice, config))
 }
 
+/// The registry as this run reaches it, and what that is called in the reports.
+struct RegistryAccess {
+    registry: Option<Registry>,
+    /// `on`, `off (GC_INSPECT=false)`, `unavailable (<why>)`.
+    status: String,
+    /// What the registry says it is, and what that means for the space freed.
+    identity: String,
+}
+
+/// The registry, read where GitLab cannot show a manifest (design §9), and with it what makes
+/// a tag broken in this run ([`Evidence`]). `GC_INSPECT=true` without a usable registry is a
+/// configuration error naming the variable to fix; `auto` goes on with the seed's rule and
+/// says why.
+fn reach_registry(
+    config: &Config,
+    log: &DecisionLog,
+    interrupt: &Interrupt,
+) -> Result<(RegistryAccess, Config), i32> {
+    let settings = &config.inspect;
+    let unreached = |status: String, why: String| {
+        let mut config = config.clone();
+        config.rules.evidence = Evidence::DetailsOnly(why.into());
+        (status, config)
+    };
+    let (registry, identity, (status, config)) = match (settings.choice, &settings.url) {
+        (InspectChoice::Off, _) => (
+            None,
+            String::new(),
+            unreached("off (GC_INSPECT=false)".into(), "GC_INSPECT=false".into()),
+        ),
+        (_, None) => {
+            let why = "GC_REGISTRY_URL and CI_REGISTRY are unset".to_string();
+            (
+                None,
+                String::new(),
+                unreached(format!("unavailable ({why})"), why),
+            )
+        }
+        (choice, Some(url)) => {
+            let connected = crate::http::client(config.ca_file.as_deref(), config.concurrency)
+                .map_err(|e| RegistryError::Transport {
+                    request: "registry client".into(),
+                    detail: e,
+                })
+                .and_then(|http| {
+                    Registry::connect(
+                        url,
+                        &config.api_url,
+                        &settings.login,
+                        http,
+                        config.concurrency,
+                        interrupt.clone(),
+                    )
+                });
+            match connected {
+                Ok(registry) => {
+                    let identity = describe_registry(url, &registry.identity);
+                    let mut config = config.clone();
+                    config.rules.evidence = Evidence::Inspected;
+                    (Some(registry), identity, ("on".to_string(), config))
+                }
+                Err(RegistryError::Interrupted) => {
+                    return Err(interrupt.exit_code().unwrap_or(exit::CONFIG))
+                }
+                Err(e) if choice == InspectChoice::On => {
+                    let variable = match &e {
+                        RegistryError::Unauthorized { .. } => config.inspect_password_variable(),
+                        _ => "GC_REGISTRY_URL",
+                    };
+                    let message = format!("GC_INSPECT=true, but the registry cannot be read: {e}");
+                    log::error!("{variable}: {message}");
+                    log.text(&format!("stopped      {variable}: {message}"));
+                    return Err(exit::CONFIG);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    log::warn!("registry inspection unavailable: {why}; a tag whose details answer 404 is broken by the seed's rule");
+                    (
+                        None,
+                        String::new(),
+                        unreached(format!("unavailable ({why})"), why),
+                    )
+                }
+            }
+        }
+    };
+    if !identity.is_empty() {
+        log.text(&format!("registry     {identity}"));
+    }
+    log.text(&format!("inspection   {status}"));
+    log::info!("inspection: {status}");
+    Ok((
+        RegistryAccess {
+            registry,
+            status,
+            identity,
+        },
+        config,
+    ))
+}
+
+/// What `GET /v2/` says, and what it means for the bytes deletions free.
+fn describe_registry(url: &reqwest::Url, identity: &crate::registry::Identity) -> String {
+    let origin = crate::http::origin(url);
+    match (&identity.version, identity.database) {
+        (Some(version), true) => format!(
+            "{origin}: GitLab container registry {version} with its metadata database: the manifests of deleted tags go by online garbage collection within a day"
+        ),
+        (Some(version), false) => format!(
+            "{origin}: GitLab container registry {version} without its metadata database: deleted tags leave untagged manifests until the administrator's offline garbage collection (gitlab-ctl registry-garbage-collect -m) frees them"
+        ),
+        (None, _) => format!(
+            "{origin}: not GitLab's own registry (no Gitlab-Container-Registry-Version): deleted tags leave untagged manifests until the registry's offline garbage collection frees them"
+        ),
+    }
+}
+
 /// What every stage after the API choice works with.
 struct Steps<'a> {
     config: &'a Config,
     client: &'a Client,
+    registry: &'a RegistryAccess,
     log: &'a DecisionLog,
     interrupt: &'a Interrupt,
     progress: Progress,
@@ -248,7 +376,59 @@ impl Steps<'_> {
             &self.progress,
         );
         self.record_gathering_errors(&facts, notes);
-        plan::plan(&self.config.rules, jiff::Timestamp::now(), facts, &unknown)
+        let mut facts = facts;
+        self.protection_up_front(choice, &mut facts);
+        if let Some(registry) = &self.registry.registry {
+            notes.inspections = inspect::inspect(
+                registry,
+                &self.config.rules,
+                &mut facts,
+                self.config.concurrency,
+                &self.progress,
+            );
+        }
+        let rules = self.rules_for(&facts);
+        plan::plan(&rules, jiff::Timestamp::now(), facts, &unknown)
+    }
+
+    /// The rules as this run's facts leave them: a registry not read whose listings carried
+    /// media types has GitLab's metadata database, where a 404 on details proves nothing.
+    fn rules_for(&self, facts: &[facts::RepoFacts]) -> config::RuleSettings {
+        let mut rules = self.config.rules.clone();
+        if let Evidence::DetailsOnly(why) = &rules.evidence {
+            if facts.iter().any(|f| f.metadata_database) {
+                rules.evidence = Evidence::Nothing(why.clone());
+            }
+        }
+        rules
+    }
+
+    /// Protected tags known before anything is deleted: over GraphQL the listing said (each tag's
+    /// `userPermissions`); otherwise each project's tag protection rules are read.
+    fn protection_up_front(&self, choice: &Choice, facts: &mut [facts::RepoFacts]) {
+        if matches!(
+            choice.backend,
+            crate::backend::Backend::Graphql {
+                permissions: true,
+                ..
+            }
+        ) {
+            return;
+        }
+        let paths: std::collections::HashMap<u64, String> = facts
+            .iter()
+            .map(|f| (f.repo.project_id, f.repo.project_path.clone()))
+            .collect();
+        for (project, rules) in
+            crate::protection::apply_rules(self.client, facts, self.config.concurrency)
+        {
+            if let crate::protection::Rules::Unknown(why) = rules {
+                let path = paths.get(&project).map_or("?", String::as_str);
+                self.log.text(&format!(
+                    "protection   {path}  rules unknown ({why}): GitLab's answer to a DELETE decides"
+                ));
+            }
+        }
     }
 
     /// Failures the plan has no repository to show: the tag list of a repository read only as a
@@ -428,6 +608,7 @@ impl Steps<'_> {
                 let mut settings = config::describe(config);
                 settings.insert("api", choice.backend.name().to_string());
                 settings.insert("api_reason", choice.why.clone());
+                settings.insert("inspection", self.registry.status.clone());
                 settings
             },
             job_url: config.job_url.as_deref(),
@@ -492,6 +673,13 @@ impl Steps<'_> {
             config.rules.age_from.as_str()
         );
         summary.requests = self.client.stats.snapshot();
+        summary.registry = self.registry.identity.clone();
+        summary.inspection = self.registry.status.clone();
+        summary.inspected = notes.inspections.tags;
+        summary.inspected_digests = notes.inspections.digests;
+        if let Some(registry) = &self.registry.registry {
+            summary.registry_requests = registry.stats.snapshot();
+        }
         summary.duration_seconds = started.clock.elapsed().as_secs_f64();
         summary
     }

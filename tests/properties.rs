@@ -137,6 +137,7 @@ fn rule_settings() -> impl Strategy<Value = RuleSettings> {
                 cache_suffix: suffix.to_string(),
                 stale_ref: None,
                 age_from,
+                evidence: Default::default(),
             },
         )
 }
@@ -166,7 +167,7 @@ fn tags(max: usize) -> impl Strategy<Value = Vec<TagFacts>> {
     proptest::collection::btree_map(tag_name(), details(), 0..max)
         .prop_map(|m| {
             m.into_iter()
-                .map(|(name, details)| TagFacts { name, details })
+                .map(|(name, details)| TagFacts::new(name, details))
                 .collect::<Vec<_>>()
         })
         .prop_shuffle()
@@ -234,6 +235,7 @@ fn repositories() -> impl Strategy<Value = (Vec<RepoFacts>, HashSet<String>)> {
                     },
                     refs: Refs::NotListed,
                     role: Role::Decided,
+                    metadata_database: false,
                 })
                 .collect();
             let unknown = unknown
@@ -253,6 +255,7 @@ fn clone_facts(facts: &[RepoFacts]) -> Vec<RepoFacts> {
             tags: f.tags.clone(),
             refs: f.refs.clone(),
             role: f.role,
+            metadata_database: f.metadata_database,
         })
         .collect()
 }
@@ -469,7 +472,7 @@ proptest! {
                     Some(Some(names)) if names.contains(tag) => {
                         // The dependency is the counterpart's tag of the same name.
                         let dep = d.depends_on().expect("relies on this run's deletion");
-                        prop_assert_eq!(dep, counterpart.as_str());
+                        prop_assert_eq!(dep, rules::Dependency::Counterpart(counterpart.as_str()));
                         prop_assert_eq!(
                             d.reason.text(tag).to_string(),
                             format!("counterpart tag {counterpart}:{tag} is deleted by this run")
@@ -605,7 +608,7 @@ proptest! {
             .collect();
         names.sort();
         names.dedup();
-        let tags: Vec<TagFacts> = names.into_iter().zip(details).map(|(name, details)| TagFacts { name, details }).collect();
+        let tags: Vec<TagFacts> = names.into_iter().zip(details).map(|(name, details)| TagFacts::new(name, details)).collect();
 
         let refs = ProjectRefs::from_listings(
             live.iter().enumerate().map(|(i, b)| ListedBranch { name: b, default: i == 0 }),
@@ -767,12 +770,15 @@ proptest! {
             cache_suffix: ".cache".into(),
             stale_ref: None,
             age_from: AgeFrom::Created,
+            evidence: Default::default(),
         };
         let facts: Vec<TagFacts> = tags.iter().map(|(name, age, broken)| TagFacts {
             name: name.clone(),
             details: if *broken { Details::Missing } else {
                 Details::Found(TagInfo { created_at: age.map(|a| hours_ago(a).into()), published_at: None, digest: None, size: None })
             },
+            inspected: Default::default(),
+            protected: None,
         }).collect();
         let expected: BTreeSet<String> = rules::decide_repository(&rules, now(), &facts, &Counterpart::NotApplicable, &Refs::NotListed)
             .iter().zip(&tags)
@@ -1235,6 +1241,7 @@ proptest! {
             cache_suffix: ".cache".into(),
             stale_ref: None,
             age_from: AgeFrom::Created,
+            evidence: Default::default(),
         };
         let tags: Vec<TagFacts> = names.iter().enumerate().map(|(i, n)| TagFacts {
             name: n.clone(),
@@ -1243,9 +1250,11 @@ proptest! {
                 1 => Details::Failed(format!("GET /x/{n}: 500 {n}")),
                 _ => Details::Found(TagInfo { created_at: Some(hours_ago(1000).into()), published_at: None, digest: Some(n.as_str().into()), size: Some(1) }),
             },
+            inspected: Default::default(),
+            protected: None,
         }).collect();
         let repo = Repo { id: 1, project_id: 1, project_path: path.clone(), path: format!("{path}/{path}") };
-        let facts = vec![RepoFacts { repo: repo.clone(), tags: Ok(tags), refs: Refs::NotListed, role: Role::Decided }];
+        let facts = vec![RepoFacts { repo: repo.clone(), tags: Ok(tags), refs: Refs::NotListed, role: Role::Decided, metadata_database: false }];
         let plan = plan::plan(&rules, now(), facts, &HashSet::new());
         let mut outcomes = Outcome::initial(&plan, dry_run);
         if !dry_run {

@@ -158,15 +158,18 @@ impl Raw {
             Auth::Private(token) => RegistryLogin {
                 user: "registry-gc".into(),
                 password: token.clone(),
+                password_variable: "API_TOKEN",
             },
             Auth::Job(token) => match (&self.ci_registry_user, &self.ci_registry_password) {
                 (Some(user), Some(password)) => RegistryLogin {
                     user: user.clone(),
                     password: Secret(password.clone()),
+                    password_variable: "CI_REGISTRY_PASSWORD",
                 },
                 _ => RegistryLogin {
                     user: "gitlab-ci-token".into(),
                     password: token.clone(),
+                    password_variable: "CI_JOB_TOKEN",
                 },
             },
         };
@@ -338,6 +341,7 @@ impl Raw {
                 .unwrap_or_else(|| ".cache".to_string()),
             stale_ref: self.stale_ref()?,
             age_from: AgeFrom::Created,
+            evidence: Default::default(),
         })
     }
 

@@ -273,6 +273,8 @@ pub struct RuleSettings {
     /// Resolved once the backend is known (`GC_AGE_FROM` unset means published where the backend
     /// provides it).
     pub age_from: AgeFrom,
+    /// Resolved once the registry has been asked (see [`crate::rules::Evidence`]).
+    pub evidence: crate::rules::Evidence,
 }
 
 #[derive(Clone, Debug)]
@@ -303,6 +305,13 @@ pub struct Config {
     pub inspect: InspectSettings,
 }
 
+impl Config {
+    /// The variable that holds the registry password this run logs in with.
+    pub fn inspect_password_variable(&self) -> &'static str {
+        self.inspect.login.password_variable
+    }
+}
+
 /// `GC_INSPECT`: whether the registry is read where GitLab cannot show a manifest (design §9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InspectChoice {
@@ -328,6 +337,8 @@ pub struct InspectSettings {
 pub struct RegistryLogin {
     pub user: String,
     pub password: Secret,
+    /// Where the password comes from, for errors.
+    pub password_variable: &'static str,
 }
 
 impl Config {

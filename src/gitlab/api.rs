@@ -21,6 +21,9 @@ pub enum Deletion {
     Deleted,
     /// 403 `cannot delete protected tag(s)`: a protection or immutability rule.
     Protected,
+    /// A plain 403, GitLab's usual answer for a protected or immutable tag, and for a role
+    /// below Developer; on a metadata-database registry also for a tag already gone.
+    Forbidden,
     /// 404: already gone, or (for a broken tag) older GitLab cannot delete it through the API.
     NotFound,
 }
@@ -218,6 +221,7 @@ impl Client {
                 403 if reply.message().contains("protected tag") => {
                     Verdict::Done(Deletion::Protected)
                 }
+                403 => Verdict::Done(Deletion::Forbidden),
                 status => Verdict::Fail(ApiError::Status {
                     request: request.clone(),
                     status,

@@ -32,6 +32,8 @@ pub enum Probe {
     Usable {
         /// `ContainerRepositoryTag.publishedAt` exists (GitLab 16.x+).
         published_at: bool,
+        /// `userPermissions` and `protection` exist: protected tags are known from the listing.
+        permissions: bool,
     },
     /// GraphQL answered, but not with what we need; the reason is logged.
     Unusable(String),
@@ -53,6 +55,28 @@ pub struct Tag {
     pub total_size: Option<u64>,
     #[serde(default)]
     pub media_type: Option<String>,
+    #[serde(default)]
+    pub user_permissions: Option<TagPermissions>,
+    #[serde(default)]
+    pub protection: Option<TagProtection>,
+}
+
+/// `userPermissions { destroyContainerRepositoryTag }`: false for a tag this token may not
+/// delete (a protection or immutability rule, or a role below Developer).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagPermissions {
+    #[serde(default)]
+    pub destroy_container_repository_tag: Option<bool>,
+}
+
+/// `protection { minimumAccessLevelForDelete }` (an experiment since 17.9): null levels under
+/// an immutable rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagProtection {
+    #[serde(default)]
+    pub minimum_access_level_for_delete: Option<String>,
 }
 
 /// What one `destroyContainerRepositoryTags` call did.
@@ -90,13 +114,18 @@ const DELETE: &str =
   destroyContainerRepositoryTags(input: {id: $id, tagNames: $tagNames}) { deletedTagNames errors }
 }";
 
-fn tags_query(published_at: bool) -> String {
+fn tags_query(published_at: bool, permissions: bool) -> String {
     let published = if published_at { " publishedAt" } else { "" };
+    let permissions = if permissions {
+        " userPermissions { destroyContainerRepositoryTag } protection { minimumAccessLevelForDelete }"
+    } else {
+        ""
+    };
     format!(
         "query registryGcTags($id: ContainerRepositoryID!, $after: String) {{
   containerRepository(id: $id) {{
     tags(first: {PAGE_SIZE}, after: $after) {{
-      nodes {{ name digest createdAt{published} totalSize mediaType }}
+      nodes {{ name digest createdAt{published} totalSize mediaType{permissions} }}
       pageInfo {{ hasNextPage endCursor }}
     }}
   }}
@@ -192,9 +221,11 @@ impl Client {
                         "GraphQL's ContainerRepositoryTag has no {missing} field"
                     )));
                 }
+                let has = |field: &str| tag.iter().any(|t| t == field);
                 match fields("destroy") {
                     Some(d) if d.iter().any(|f| f == "deletedTagNames") => Ok(Probe::Usable {
-                        published_at: tag.iter().any(|t| t == "publishedAt"),
+                        published_at: has("publishedAt"),
+                        permissions: has("userPermissions") && has("protection"),
                     }),
                     _ => Ok(Probe::Unusable(
                         "GraphQL has no destroyContainerRepositoryTags mutation".into(),
@@ -210,6 +241,7 @@ impl Client {
         url: &Url,
         repository: u64,
         published_at: bool,
+        permissions: bool,
         mut each: impl FnMut(Vec<Tag>),
     ) -> Result<(), ApiError> {
         #[derive(Deserialize)]
@@ -226,7 +258,7 @@ impl Client {
             end_cursor: Option<String>,
         }
 
-        let query = tags_query(published_at);
+        let query = tags_query(published_at, permissions);
         let id = repository_gid(repository);
         let mut after: Option<String> = None;
         let mut seen_cursors = std::collections::HashSet::new();
@@ -405,9 +437,9 @@ mod tests {
 
     #[test]
     fn the_tags_query_asks_pages_of_twenty_and_published_at_only_when_it_exists() {
-        assert!(tags_query(true).contains("tags(first: 20, after: $after)"));
-        assert!(tags_query(true).contains("publishedAt"));
-        assert!(!tags_query(false).contains("publishedAt"));
+        assert!(tags_query(true, false).contains("tags(first: 20, after: $after)"));
+        assert!(tags_query(true, false).contains("publishedAt"));
+        assert!(!tags_query(false, false).contains("publishedAt"));
     }
 
     #[test]

@@ -17,10 +17,11 @@ pub enum Endpoint {
     GraphqlProbe,
     GraphqlTags,
     GraphqlDeleteTags,
+    ListTagProtectionRules,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 14] = [
+    pub const ALL: [Endpoint; 15] = [
         Endpoint::ListProjects,
         Endpoint::ListGroupProjects,
         Endpoint::GetProject,
@@ -35,6 +36,7 @@ impl Endpoint {
         Endpoint::GraphqlProbe,
         Endpoint::GraphqlTags,
         Endpoint::GraphqlDeleteTags,
+        Endpoint::ListTagProtectionRules,
     ];
 
     /// The endpoint as GitLab's API docs write it; also the key in reports and the fake's stats.
@@ -59,6 +61,7 @@ impl Endpoint {
             Endpoint::GraphqlProbe => "POST /api/graphql (registryGcProbe)",
             Endpoint::GraphqlTags => "POST /api/graphql (registryGcTags)",
             Endpoint::GraphqlDeleteTags => "POST /api/graphql (registryGcDeleteTags)",
+            Endpoint::ListTagProtectionRules => "GET /projects/:id/registry/protection/tag/rules",
         }
     }
 }

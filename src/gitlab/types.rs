@@ -71,6 +71,16 @@ pub struct MergeRequest {
     pub source_branch: String,
 }
 
+/// A container tag protection rule as `GET /projects/:id/registry/protection/tag/rules` lists
+/// it (lib/api/entities/projects/container_registry/protection/tag_rule.rb).
+#[derive(Clone, Debug, Deserialize)]
+pub struct TagRule {
+    pub tag_name_pattern: String,
+    /// `maintainer`, `owner` or `admin`.
+    #[serde(default)]
+    pub minimum_access_level_for_delete: Option<String>,
+}
+
 /// `GET /projects/:id` and the project lists.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Project {

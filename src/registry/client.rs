@@ -163,7 +163,7 @@ impl Registry {
             stats: Stats::default(),
         };
         let v2 = registry.url("/v2/");
-        let challenge = registry.get(Endpoint::Base, &v2, None, |reply| Verdict::Done(reply))?;
+        let challenge = registry.get(Endpoint::Base, &v2, None, Verdict::Done)?;
         match challenge.status {
             s if s.is_success() => {
                 registry.identity = identity(&challenge);

@@ -18,7 +18,7 @@ use crate::delete::Outcome;
 use crate::gitlab::Counts;
 use crate::plan::{Plan, PlannedTag, RepoPlan};
 use crate::policy::{PolicyResult, Status};
-use crate::rules::{Digest, Reason, RuleId};
+use crate::rules::{Digest, RuleId};
 use crate::scope::{ScopeError, Skipped};
 
 /// The verb a person reads first on each line.
@@ -57,7 +57,7 @@ pub struct Final<'a> {
 #[derive(Clone, Copy)]
 pub enum Why<'a> {
     /// The plan's reason for this tag.
-    Planned(&'a Reason, &'a str),
+    Planned(&'a PlannedTag),
     Text(&'a str),
     DeletionFailed(&'a str),
 }
@@ -65,7 +65,12 @@ pub enum Why<'a> {
 impl fmt::Display for Why<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Why::Planned(reason, tag) => reason.text(tag).fmt(f),
+            Why::Planned(tag) => {
+                if let Some(what) = seen_in_registry(tag) {
+                    write!(f, "{what}; ")?;
+                }
+                tag.decision.reason.text(&tag.name).fmt(f)
+            }
             Why::Text(text) => f.write_str(text),
             Why::DeletionFailed(error) => write!(f, "deletion failed: {error}"),
         }
@@ -83,7 +88,7 @@ pub fn final_view<'a>(tag: &'a PlannedTag, outcome: &'a Outcome) -> Final<'a> {
     let planned = |verb| Final {
         verb,
         rule,
-        reason: Why::Planned(&tag.decision.reason, &tag.name),
+        reason: Why::Planned(tag),
     };
     match outcome {
         Outcome::Kept => planned(Verb::Kept),
@@ -110,6 +115,12 @@ pub fn final_view<'a>(tag: &'a PlannedTag, outcome: &'a Outcome) -> Final<'a> {
             verb: Verb::Failed,
             rule,
             reason: Why::DeletionFailed(e),
+        },
+        // Only seen if a report is built before the recheck settled it.
+        Outcome::Forbidden => Final {
+            verb: Verb::Failed,
+            rule,
+            reason: Why::DeletionFailed("403 Forbidden"),
         },
         Outcome::CounterpartKept(why) => Final {
             verb: Verb::Kept,
@@ -144,18 +155,53 @@ pub struct Run<'a> {
 
 impl Run<'_> {
     /// Whether the registry itself was read (design §9: `on`, `off (GC_INSPECT=false)`,
-    /// `unavailable (<why>)`), for the reports to state. Registry inspection does not exist yet,
-    /// so there is nothing to state: the page says "not inspected". The one place to connect it.
+    /// `unavailable (<why>)`), for the reports to state.
     pub fn inspection(&self) -> Option<&str> {
-        None
+        Some(self.summary.inspection.as_str()).filter(|s| !s.is_empty())
     }
 }
 
 /// The manifest kind the registry reports for a tag (design §9: `image`, `index`, `cache`,
-/// `referrer`, `artifact`, `missing`), or `None` when the tag was not inspected. Registry
-/// inspection does not exist yet, so no tag has one. The one place to connect it.
-pub fn kind(_tag: &PlannedTag) -> Option<&'static str> {
-    None
+/// `referrer`, `artifact`, `missing`), or `None` when the tag was not inspected.
+pub fn kind(tag: &PlannedTag) -> Option<&'static str> {
+    tag.inspection.as_ref().map(|i| i.kind.as_str())
+}
+
+/// What the registry holds for a tag GitLab could not show, as a reason begins:
+/// `multi-arch image (2 platforms, 1 attestation): GitLab cannot show it`. `None` for a tag
+/// GitLab showed, or that was not read.
+pub fn seen_in_registry(tag: &PlannedTag) -> Option<String> {
+    use crate::registry::Kind;
+    let i = tag.inspection.as_ref()?;
+    let attestations = match i.attestations {
+        0 => String::new(),
+        1 => ", 1 attestation".into(),
+        n => format!(", {n} attestations"),
+    };
+    let what = match i.kind {
+        Kind::Index if i.platforms > 1 => {
+            format!("multi-arch image ({} platforms{attestations})", i.platforms)
+        }
+        Kind::Index if i.attestations > 0 => {
+            format!("attested image ({} platform{attestations})", i.platforms)
+        }
+        Kind::Index => format!("image index ({} platform)", i.platforms),
+        Kind::Cache => "BuildKit cache".into(),
+        Kind::Referrer => match tag.name.rsplit_once('.').map(|(_, s)| s) {
+            Some("sig") => "cosign signature".into(),
+            Some("att") => "cosign attestation".into(),
+            Some("sbom") => "cosign SBOM".into(),
+            _ => "OCI referrer".into(),
+        },
+        Kind::Artifact => "OCI artifact".into(),
+        Kind::Image => "image".into(),
+        Kind::Missing => return None,
+    };
+    Some(if tag.info.is_none() {
+        format!("{what}: GitLab cannot show it")
+    } else {
+        what
+    })
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -183,6 +229,14 @@ pub struct Summary {
     pub policies_unchanged: usize,
     pub policies_failed: usize,
     pub requests: Counts,
+    /// What the registry is (`GET /v2/`), and what that means for the space deletions free.
+    pub registry: String,
+    /// `on`, `off (GC_INSPECT=false)` or `unavailable (<why>)`.
+    pub inspection: String,
+    /// Tags whose manifest the registry was asked for, and tags whose digest alone.
+    pub inspected: usize,
+    pub inspected_digests: usize,
+    pub registry_requests: Counts,
     pub duration_seconds: f64,
 }
 
@@ -304,6 +358,16 @@ impl fmt::Display for Summary {
             .collect();
         writeln!(f, "mode:            {}", self.mode)?;
         writeln!(f, "api:             {}", self.api)?;
+        if !self.registry.is_empty() {
+            writeln!(f, "registry:        {}", self.registry)?;
+        }
+        if !self.inspection.is_empty() {
+            writeln!(
+                f,
+                "inspection:      {}; {} tags read, {} digests",
+                self.inspection, self.inspected, self.inspected_digests
+            )?;
+        }
         writeln!(f, "projects:        {}", self.projects)?;
         writeln!(
             f,
@@ -365,6 +429,18 @@ impl fmt::Display for Summary {
         )?;
         for line in by_endpoint {
             writeln!(f, "                 {line}")?;
+        }
+        if self.registry_requests.total > 0 {
+            writeln!(
+                f,
+                "registry requests: {} ({} retries, {} throttled)",
+                self.registry_requests.total,
+                self.registry_requests.retries,
+                self.registry_requests.throttled
+            )?;
+            for (e, n) in &self.registry_requests.by_endpoint {
+                writeln!(f, "                 {e}: {n}")?;
+            }
         }
         write!(f, "duration:        {:.1}s", self.duration_seconds)
     }

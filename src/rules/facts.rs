@@ -15,11 +15,85 @@ use crate::config::AgeFrom;
 pub enum Details {
     /// Not requested: no rule needs it (see [`needs_details`]).
     NotFetched,
-    /// 404: GitLab cannot read the manifest.
+    /// 404: GitLab could not read the manifest, which proves nothing by itself (gitlab-api.md
+    /// §12–§13: every OCI index answers so without the metadata database, and GitLab's own
+    /// partial-name lookup can miss an existing tag with it).
     Missing,
     Found(TagInfo),
+    /// A 5xx that persisted after the retries (GitLab 19.0.2–19.1 answer 500 for every
+    /// multi-arch tag): unknown, never evidence.
+    Unavailable(String),
     /// The request failed; nothing may be concluded.
     Failed(String),
+}
+
+/// What makes a tag `broken` in this run: where the registry is read, only what it holds;
+/// where it is not, GitLab's 404 if that is all there is (design §3, §9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    Inspected,
+    /// The registry is not read (why), and nothing says it has GitLab's metadata database:
+    /// a 404 on details is broken, as the seed's rule had it.
+    DetailsOnly(std::sync::Arc<str>),
+    /// The registry is not read (why), and it has GitLab's metadata database, where a 404 on
+    /// details proves nothing: such tags are kept.
+    Nothing(std::sync::Arc<str>),
+}
+
+impl Default for Evidence {
+    fn default() -> Evidence {
+        Evidence::DetailsOnly("not inspected".into())
+    }
+}
+
+/// What the registry said of a tag GitLab could not show (design §9).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Inspected {
+    /// Not read: GitLab's facts suffice, or inspection is off.
+    #[default]
+    No,
+    /// Only the digest it serves for the tag (a repository with referrers needs every
+    /// tag's, to find their subjects).
+    Digest(Digest),
+    Read(Box<Inspection>),
+    /// The registry could not be read for it: nothing is concluded, the tag is kept.
+    Failed(Box<str>),
+}
+
+/// A manifest as the registry serves it, reduced to what the rules and reports use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspection {
+    pub kind: crate::registry::Kind,
+    pub media_type: Box<str>,
+    pub digest: Digest,
+    /// An index's platform manifests and buildx attestations.
+    pub platforms: u16,
+    pub attestations: u16,
+    /// What a referrer describes.
+    pub subject: Option<Digest>,
+    /// An index's age (its `org.opencontainers.image.created`, else the config `created` of
+    /// its first platform), when an age rule needed it.
+    pub created: Option<Time>,
+    /// Why a `missing` tag is missing.
+    pub missing: Option<Box<str>>,
+}
+
+impl Inspected {
+    pub fn read(&self) -> Option<&Inspection> {
+        match self {
+            Inspected::Read(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The digest the registry serves for the tag, if it was asked.
+    pub fn digest(&self) -> Option<&Digest> {
+        match self {
+            Inspected::Digest(d) => Some(d),
+            Inspected::Read(i) if i.kind != crate::registry::Kind::Missing => Some(&i.digest),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -217,4 +291,19 @@ pub enum RefHint {
 pub struct TagFacts {
     pub name: String,
     pub details: Details,
+    pub inspected: Inspected,
+    /// Why GitLab will refuse to delete it, where that is known before asking: a tag
+    /// protection or immutability rule, or the listing's `userPermissions`.
+    pub protected: Option<std::sync::Arc<str>>,
+}
+
+impl TagFacts {
+    pub fn new(name: String, details: Details) -> TagFacts {
+        TagFacts {
+            name,
+            details,
+            inspected: Inspected::No,
+            protected: None,
+        }
+    }
 }

@@ -29,6 +29,8 @@ pub enum RuleId {
     KeepRegex,
     Protected,
     Broken,
+    OrphanReferrer,
+    Referrer,
     OrphanCache,
     StaleRef,
     NotCandidate,
@@ -47,6 +49,8 @@ impl RuleId {
             RuleId::KeepRegex => "keep-regex",
             RuleId::Protected => "protected",
             RuleId::Broken => "broken",
+            RuleId::OrphanReferrer => "orphan-referrer",
+            RuleId::Referrer => "referrer",
             RuleId::OrphanCache => "orphan-cache",
             RuleId::StaleRef => "stale-ref",
             RuleId::NotCandidate => "not-candidate",
@@ -97,15 +101,27 @@ impl Decision {
         }
     }
 
-    /// For an `orphan-cache` deletion that relies on this run deleting the counterpart's tag of
-    /// the same name: the counterpart repository. If that deletion does not happen (protected,
-    /// failed), the cache tag must stay too.
-    pub fn depends_on(&self) -> Option<&str> {
+    /// The deletions of this run a deletion relies on: an `orphan-cache` deletion on its
+    /// counterpart's tag of the same name, an `orphan-referrer` one on its subject's tags. If
+    /// those do not happen (protected, failed), the dependent tag must stay too.
+    pub fn depends_on(&self) -> Option<Dependency<'_>> {
         match &self.reason {
-            Reason::CounterpartTagDeleted(counterpart) => Some(counterpart),
+            Reason::CounterpartTagDeleted(counterpart) => {
+                Some(Dependency::Counterpart(counterpart))
+            }
+            Reason::SubjectDeleted { tags, .. } => Some(Dependency::Subject(tags)),
             _ => None,
         }
     }
+}
+
+/// What a dependent deletion waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dependency<'a> {
+    /// The counterpart repository's tag of the same name.
+    Counterpart(&'a str),
+    /// These tags of the same repository (a referrer's subject).
+    Subject(&'a [Box<str>]),
 }
 
 /// Whether the decision for `tag` can depend on its details: the REST floor is built on this.
@@ -183,14 +199,23 @@ pub fn decide_repository(
     // Candidates for keep-n / older-than: (index, age timestamp, which one it is).
     let mut candidates: Vec<(usize, Timestamp, AgeFrom)> = Vec::new();
 
+    // Referrers are decided last: whether their subject stays depends on the others.
+    let mut referrers: Vec<(usize, Digest)> = Vec::new();
     for (i, tag) in tags.iter().enumerate() {
-        let early = repository.before_age(tag);
-        if early.is_none() {
-            match tag.details.info().and_then(|info| info.age(rules.age_from)) {
-                Some((time, from)) => candidates.push((i, time, from)),
-                None => unreachable!("before_age keeps tags without a known age"),
+        let early = match repository.before_age(tag) {
+            Early::Decided(decision) => Some(decision),
+            Early::Referrer(subject) => {
+                referrers.push((i, subject));
+                Some(Decision::keep(RuleId::Referrer, Reason::NoRule))
             }
-        }
+            Early::Candidate => {
+                match age_of(rules, tag) {
+                    Some((time, from)) => candidates.push((i, time, from)),
+                    None => unreachable!("before_age keeps tags without a known age"),
+                }
+                None
+            }
+        };
         decisions.push(early);
     }
 
@@ -226,10 +251,100 @@ pub fn decide_repository(
         };
         decisions[i] = Some(decision);
     }
-    decisions
+    let mut decisions: Vec<Decision> = decisions
         .into_iter()
         .map(|d| d.expect("every tag decided"))
-        .collect()
+        .collect();
+    for (i, subject) in referrers {
+        decisions[i] = referrer(rules, tags, &decisions, subject);
+    }
+    decisions
+}
+
+/// The timestamp the age rules judge: GitLab's, else the one the registry gave (an index's).
+pub fn age_of(rules: &RuleSettings, tag: &TagFacts) -> Option<(Timestamp, AgeFrom)> {
+    tag.details
+        .info()
+        .and_then(|info| info.age(rules.age_from))
+        .or_else(|| {
+            tag.inspected
+                .read()
+                .and_then(|i| i.created)
+                .map(|t| (t.into(), AgeFrom::Created))
+        })
+}
+
+/// The subject a tag describes, if it is a signature, attestation, SBOM or other referrer.
+pub fn subject_of(tag: &TagFacts) -> Option<Digest> {
+    match tag.inspected.read() {
+        Some(i) if i.kind == crate::registry::Kind::Referrer => i.subject.clone(),
+        Some(i) if i.kind != crate::registry::Kind::Missing => None,
+        _ => crate::registry::kind::subject_by_name(&tag.name).map(Digest::from),
+    }
+}
+
+/// `orphan-referrer` / `referrer`: a referrer stays while a kept tag points at its subject,
+/// goes with its subject's tags when this run deletes them all, and goes when no tag points at
+/// it. Only where every other tag's digest is the registry's own can the subject be looked for
+/// (GitLab's digest of a Docker manifest list is its amd64 child's).
+fn referrer(
+    rules: &RuleSettings,
+    tags: &[TagFacts],
+    decisions: &[Decision],
+    subject: Digest,
+) -> Decision {
+    let keep = |reason| Decision::keep(RuleId::Referrer, reason);
+    if !rules.delete_orphan_referrers {
+        return keep(Reason::SubjectUnchecked {
+            subject,
+            why: "GC_DELETE_ORPHAN_REFERRERS=false".into(),
+        });
+    }
+    // The tags a subject may be: not referrers, and pointing at something.
+    let missing = |t: &TagFacts| {
+        t.inspected
+            .read()
+            .is_some_and(|i| i.kind == crate::registry::Kind::Missing)
+    };
+    let others = || {
+        tags.iter()
+            .zip(decisions)
+            .filter(|(t, d)| subject_of(t).is_none() && d.rule != RuleId::Referrer && !missing(t))
+    };
+    if let Some((unknown, _)) = others().find(|(t, _)| t.inspected.digest().is_none()) {
+        let why = match (&rules.evidence, &unknown.inspected) {
+            (Evidence::Inspected, Inspected::Failed(e)) => {
+                format!("the digest of {} could not be read: {e}", unknown.name)
+            }
+            (Evidence::Inspected, _) => format!("the digest of {} is unknown", unknown.name),
+            (Evidence::DetailsOnly(why) | Evidence::Nothing(why), _) => {
+                format!("the registry was not read: {why}")
+            }
+        };
+        return keep(Reason::SubjectUnchecked {
+            subject,
+            why: why.into(),
+        });
+    }
+    let pointing: Vec<(&TagFacts, &Decision)> = others()
+        .filter(|(t, _)| t.inspected.digest() == Some(&subject))
+        .collect();
+    if pointing.iter().any(|(_, d)| d.action == Action::Keep) {
+        return keep(Reason::SubjectKept { subject });
+    }
+    if pointing.is_empty() {
+        return Decision::delete(RuleId::OrphanReferrer, Reason::SubjectGone { subject });
+    }
+    Decision::delete(
+        RuleId::OrphanReferrer,
+        Reason::SubjectDeleted {
+            subject,
+            tags: pointing
+                .iter()
+                .map(|(t, _)| t.name.as_str().into())
+                .collect(),
+        },
+    )
 }
 
 /// The parts of reasons that are the same for every tag of the repository, made once.
@@ -286,6 +401,15 @@ struct Repository<'a> {
     age_rules: bool,
 }
 
+/// What the rules before the age rules make of a tag.
+enum Early {
+    Decided(Decision),
+    /// A referrer of this subject: decided once the others are.
+    Referrer(Digest),
+    /// An age candidate with a known age.
+    Candidate,
+}
+
 /// What `stale-ref` makes of a tag.
 enum StaleRef {
     /// It names no ref, or its ref is live: the rules after it decide.
@@ -297,57 +421,117 @@ enum StaleRef {
 }
 
 impl Repository<'_> {
-    /// The rules before the age rules; `None` means the tag is an age candidate with a known
-    /// age.
-    fn before_age(&self, tag: &TagFacts) -> Option<Decision> {
+    /// The rules before the age rules, in the order of design §3.
+    fn before_age(&self, tag: &TagFacts) -> Early {
+        use Early::Decided;
         let (rules, shared) = (self.rules, self.shared);
         if rules.keep.is_match(&tag.name) {
-            return Some(Decision::keep(
+            return Decided(Decision::keep(
                 RuleId::KeepRegex,
                 Reason::KeepRegex(shared.keep.clone()),
             ));
         }
-        if let Details::Failed(error) = &tag.details {
-            return Some(Decision::keep(
-                RuleId::Error,
-                Reason::DetailsFailed(error.as_str().into()),
+        if let Some(why) = &tag.protected {
+            return Decided(Decision::keep(
+                RuleId::Protected,
+                Reason::Protected(why.clone()),
             ));
         }
-        if tag.details == Details::Missing && rules.delete_broken {
-            return Some(Decision::delete(RuleId::Broken, Reason::Broken));
+        let inspection = tag.inspected.read();
+        match (&tag.details, &tag.inspected) {
+            (Details::Failed(error), _) => {
+                return Decided(Decision::keep(
+                    RuleId::Error,
+                    Reason::DetailsFailed(error.as_str().into()),
+                ))
+            }
+            (_, Inspected::Failed(error)) => {
+                return Decided(Decision::keep(
+                    RuleId::Error,
+                    Reason::InspectionFailed(error.clone()),
+                ))
+            }
+            (Details::Unavailable(error), _) if inspection.is_none() => {
+                return Decided(Decision::keep(
+                    RuleId::Error,
+                    Reason::DetailsFailed(error.as_str().into()),
+                ))
+            }
+            _ => {}
         }
-        let created_at = tag.details.info().map(|info| info.created_at);
-        if rules.delete_orphan_cache && created_at == Some(None) {
+        if let Some(decision) = self.broken(tag) {
+            return Decided(decision);
+        }
+        if let Some(subject) = subject_of(tag) {
+            return Early::Referrer(subject);
+        }
+        // A cache: as the registry says, else as GitLab's null date hints.
+        let cache = match inspection {
+            Some(i) => i.kind == crate::registry::Kind::Cache,
+            None => tag.details.info().is_some_and(|i| i.created_at.is_none()),
+        };
+        if rules.delete_orphan_cache && cache {
             if let Some(decision) = orphan_cache(&tag.name, self.counterpart, shared) {
-                return Some(decision);
+                return Decided(decision);
             }
         }
         let young = match self.stale_ref(tag) {
-            StaleRef::Decided(decision) => return Some(decision),
+            StaleRef::Decided(decision) => return Decided(decision),
             StaleRef::Young(reason) => Some(reason),
             StaleRef::Passes => None,
         };
         if self.age_rules && !rules.delete.is_match(&tag.name) {
-            return Some(Decision::keep(
+            return Decided(Decision::keep(
                 RuleId::NotCandidate,
                 Reason::NotCandidate(shared.delete.clone()),
             ));
         }
-        let age = tag
-            .details
-            .info()
-            .map(|info| info.age(rules.age_from).is_some());
-        match age {
-            Some(false) => Some(Decision::keep(RuleId::UnknownAge, shared.null_age.clone())),
-            Some(true) if self.age_rules => None,
-            _ if tag.details == Details::Missing => {
-                Some(Decision::keep(RuleId::UnknownAge, Reason::BrokenKept))
-            }
-            _ => Some(Decision::keep(
+        // A tag GitLab gave no date is `unknown-age`; one only the registry describes is too
+        // where an age rule would judge it.
+        let known = tag.details.info().is_some() || (inspection.is_some() && self.age_rules);
+        match (known, age_of(rules, tag)) {
+            (_, Some(_)) if self.age_rules => Early::Candidate,
+            (true, None) => Decided(Decision::keep(RuleId::UnknownAge, shared.null_age.clone())),
+            _ => Decided(Decision::keep(
                 RuleId::Default,
                 young.unwrap_or(Reason::NoRule),
             )),
         }
+    }
+
+    /// `broken`: the registry has no manifest for the tag (or one of an index's platform
+    /// manifests); or, where the registry was not read, GitLab's 404 as the seed's rule had
+    /// it, on a registry where that is the only evidence (design §3).
+    fn broken(&self, tag: &TagFacts) -> Option<Decision> {
+        let rules = self.rules;
+        let kept = || Decision::keep(RuleId::UnknownAge, Reason::BrokenKept);
+        if let Some(i) = tag.inspected.read() {
+            if i.kind != crate::registry::Kind::Missing {
+                return None;
+            }
+            let why = i.missing.clone().unwrap_or_else(|| "missing".into());
+            return Some(if rules.delete_broken {
+                Decision::delete(RuleId::Broken, Reason::Missing(why))
+            } else {
+                kept()
+            });
+        }
+        if tag.details != Details::Missing {
+            return None;
+        }
+        Some(match &rules.evidence {
+            Evidence::DetailsOnly(why) if rules.delete_broken => {
+                Decision::delete(RuleId::Broken, Reason::Broken(why.clone()))
+            }
+            Evidence::DetailsOnly(_) => kept(),
+            Evidence::Nothing(why) => {
+                Decision::keep(RuleId::Default, Reason::NotEvidence(why.clone()))
+            }
+            Evidence::Inspected => Decision::keep(
+                RuleId::Default,
+                Reason::NotEvidence("its manifest was not read".into()),
+            ),
+        })
     }
 
     /// `stale-ref` (design §10): the tag is named after a branch or merge request that is gone,

@@ -16,7 +16,35 @@ pub enum Reason {
     KeepRegex(Arc<str>),
     /// The error of the details request.
     DetailsFailed(Box<str>),
-    Broken,
+    /// The error of the registry read.
+    InspectionFailed(Box<str>),
+    /// Why GitLab will refuse to delete it (a protection or immutability rule), known up front.
+    Protected(Arc<str>),
+    /// Details 404 and the registry not read: the seed's rule, with why it was not read.
+    Broken(Arc<str>),
+    /// The registry has no manifest for the tag, or one of an index's platform manifests.
+    Missing(Box<str>),
+    /// Details 404 on a registry with GitLab's metadata database (which proves nothing), and
+    /// the registry not read: why.
+    NotEvidence(Arc<str>),
+    /// A signature, attestation or SBOM whose subject is the digest of tags this run keeps.
+    SubjectKept {
+        subject: super::Digest,
+    },
+    /// Whose subject's every tag this run deletes: those tags.
+    SubjectDeleted {
+        subject: super::Digest,
+        tags: Box<[Box<str>]>,
+    },
+    /// Whose subject no tag points at.
+    SubjectGone {
+        subject: super::Digest,
+    },
+    /// Whose subject cannot be looked for: why.
+    SubjectUnchecked {
+        subject: super::Digest,
+        why: Arc<str>,
+    },
     /// The counterpart repository's path.
     CounterpartMissing(Arc<str>),
     /// The counterpart repository, which has no tag of this name.
@@ -120,8 +148,37 @@ impl fmt::Display for ReasonText<'_> {
             Reason::DetailsFailed(error) => {
                 write!(f, "kept because its details could not be read: {error}")
             }
-            Reason::Broken => f.write_str(
-                "tag details return 404: GitLab cannot read its manifest (OCI index, attestation or missing blob)",
+            Reason::Protected(why) => write!(f, "{why}: GitLab keeps it, so no deletion is attempted"),
+            Reason::InspectionFailed(error) => {
+                write!(f, "kept because the registry could not be read for it: {error}")
+            }
+            Reason::Broken(why) => write!(
+                f,
+                "tag details return 404 and the registry was not read ({why}): the only evidence, so broken by the seed's rule"
+            ),
+            Reason::Missing(why) => write!(f, "{why}"),
+            Reason::NotEvidence(why) => write!(
+                f,
+                "tag details return 404, which proves nothing with GitLab's metadata database, and the registry was not read ({why})"
+            ),
+            Reason::SubjectKept { subject } => {
+                write!(f, "describes {}, which a kept tag points at", short(subject))
+            }
+            Reason::SubjectDeleted { subject, tags } => write!(
+                f,
+                "describes {}, whose tags this run deletes ({})",
+                short(subject),
+                tags.join(", ")
+            ),
+            Reason::SubjectGone { subject } => write!(
+                f,
+                "describes {}, which no tag points at any more",
+                short(subject)
+            ),
+            Reason::SubjectUnchecked { subject, why } => write!(
+                f,
+                "describes {}; its subject cannot be checked ({why}), so it stays",
+                short(subject)
             ),
             Reason::CounterpartMissing(path) => {
                 write!(f, "counterpart repository {path} does not exist")
@@ -170,6 +227,15 @@ impl fmt::Display for ReasonText<'_> {
                 )
             }
         }
+    }
+}
+
+/// `sha256:ab12cd34ef56…`: enough of a digest to recognise it.
+fn short(digest: &super::Digest) -> String {
+    let text = digest.to_string();
+    match text.char_indices().nth(19) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 

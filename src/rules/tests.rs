@@ -15,6 +15,7 @@ fn settings() -> RuleSettings {
         cache_suffix: ".cache".into(),
         stale_ref: None,
         age_from: AgeFrom::Created,
+        evidence: Default::default(),
     }
 }
 
@@ -34,6 +35,8 @@ fn aged(name: &str, days: i64) -> TagFacts {
             digest: None,
             size: Some(1),
         }),
+        inspected: Inspected::No,
+        protected: None,
     }
 }
 
@@ -52,6 +55,8 @@ fn pushed(name: &str, built: Option<i64>, pushed: i64) -> TagFacts {
             digest: None,
             size: Some(1),
         }),
+        inspected: Inspected::No,
+        protected: None,
     }
 }
 
@@ -113,6 +118,8 @@ fn null_age(name: &str) -> TagFacts {
     TagFacts {
         name: name.into(),
         details: Details::Found(TagInfo::default()),
+        inspected: Default::default(),
+        protected: None,
     }
 }
 
@@ -120,6 +127,8 @@ fn broken(name: &str) -> TagFacts {
     TagFacts {
         name: name.into(),
         details: Details::Missing,
+        inspected: Default::default(),
+        protected: None,
     }
 }
 
@@ -169,6 +178,8 @@ fn failed_details_keep_the_tag() {
     let tag = TagFacts {
         name: "x".into(),
         details: Details::Failed("503".into()),
+        inspected: Default::default(),
+        protected: None,
     };
     assert_eq!(decide(&settings(), &[tag]), [(Action::Keep, RuleId::Error)]);
 }
@@ -246,7 +257,7 @@ fn orphan_cache_follows_counterpart_deletions_of_this_run() {
     )
     .remove(0);
     assert_eq!((d.action, d.rule), (Action::Delete, RuleId::OrphanCache));
-    assert_eq!(d.depends_on(), Some("g/p/app"));
+    assert_eq!(d.depends_on(), Some(Dependency::Counterpart("g/p/app")));
     assert_eq!(
         d.reason.text("feature-x").to_string(),
         "counterpart tag g/p/app:feature-x is deleted by this run"
