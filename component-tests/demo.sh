@@ -36,6 +36,8 @@ req = urllib.request.Request(sys.argv[1], method=sys.argv[2])
 print(json.dumps(json.load(urllib.request.urlopen(req, timeout=120))))' "$base/__fake/$1" "${2:-GET}"; }
 
 control registry >"$out/registry-before.json"
+# The registry registry-gc reads what GitLab cannot show (in a job: https://$CI_REGISTRY).
+export GC_REGISTRY_URL="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$out/registry-before.json")"
 control registry/resolve >"$out/resolve-before.json"
 
 step() {

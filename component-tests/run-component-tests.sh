@@ -425,8 +425,13 @@ glcl() {
     FORCE_COLOR=0 NO_COLOR=1 GCL_IGNORE_PREDEFINED_VARS=CI_API_V4_URL,CI_PROJECT_ID,CI_PIPELINE_SOURCE,CI_COMMIT_REF_NAME,CI_DEFAULT_BRANCH,CI_COMMIT_BRANCH \
     gitlab-ci-local --color=false --force-shell-executor --shell-isolation --artifacts-to-source=false \
       --variable "CI_API_V4_URL=$API" --variable "API_TOKEN=$TOKEN" --variable "CI_PROJECT_ID=$PROJECT_ID" \
-      --variable CI_DEFAULT_BRANCH=main "$@" </dev/null) >"$WORK/glcl-$name.log" 2>&1
+      --variable CI_DEFAULT_BRANCH=main --variable "CI_REGISTRY=$CI_REGISTRY_OF_JOBS" "$@" </dev/null) >"$WORK/glcl-$name.log" 2>&1
 }
+# GitLab sets CI_REGISTRY in every job (gitlab-ci-local: local-registry.<host>, which would
+# wait on DNS here). The fake's registry speaks plain HTTP, which `https://$CI_REGISTRY` cannot
+# reach, so the jobs find no registry (GC_INSPECT=auto: the seed's rule, said in the summary);
+# the end-to-end tests cover inspection.
+CI_REGISTRY_OF_JOBS=127.0.0.1:1
 # Variables of the pipeline sources.
 MR_VARS=(--variable CI_PIPELINE_SOURCE=merge_request_event --variable CI_MERGE_REQUEST_IID=7
          --variable CI_COMMIT_REF_NAME=main --unset-variable CI_COMMIT_BRANCH)
@@ -574,9 +579,10 @@ for key in ("keep_n", "older_than", "cache_suffix", "max_deletions", "api", "age
             "stale_ref_regex", "stale_ref_min_age", "repository_regex", "repository_exclude_regex"):
     if s.get(key) != str(inputs[key]): problems.append(f"{key}: {s.get(key)!r} != {inputs[key]!r}")
 if s.get("concurrency") != str(inputs["concurrency"]): problems.append(f"concurrency {s.get('concurrency')}")
-for key in ("delete_broken", "delete_orphan_cache"):
+for key in ("delete_broken", "delete_orphan_cache", "delete_orphan_referrers"):
     if s.get(key) != str(inputs[key]).lower(): problems.append(f"{key}: {s.get(key)}")
 if "group" not in str(s.get("scope", "")) or inputs["group"] not in str(s.get("scope", "")): problems.append(f"scope {s.get('scope')}")
+if s.get("inspection") != "off (GC_INSPECT=false)": problems.append(f"inspection {s.get('inspection')!r}")
 print("\n".join(problems) or json.dumps(s)); sys.exit(1 if problems else 0)
 EOF
   fi

@@ -16,5 +16,5 @@ fi
 cargo test --workspace --locked
 REGISTRY_GC_TEST_API=graphql cargo test --locked -p registry-gc \
   --test gc --test policy --test hostile --test security --test properties --test soak \
-  --test registry --test reports --test stale_ref --test filters
+  --test registry --test reports --test stale_ref --test filters --test inspection
 component-tests/run-component-tests.sh

@@ -238,7 +238,7 @@ fn inspect_tag(
                 })
             }
         };
-        let needs_age = needs_age(rules, tag, &manifest);
+        let needs_age = needs_age(rules, repo, tag, &manifest);
         let mut inspection = Inspection {
             kind: manifest.kind,
             media_type: manifest.media_type.as_str().into(),
@@ -264,11 +264,14 @@ fn inspect_tag(
     }
 }
 
-/// Whether an age rule needs a date GitLab did not give.
-fn needs_age(rules: &RuleSettings, tag: &TagFacts, manifest: &Manifest) -> bool {
+/// Whether an age rule, or `stale-ref` for a tag of a gone ref (`GC_STALE_REF_MIN_AGE`), needs
+/// a date GitLab did not give.
+fn needs_age(rules: &RuleSettings, repo: &RepoFacts, tag: &TagFacts, manifest: &Manifest) -> bool {
     let age_rules = rules.keep_n.is_some() || rules.older_than.is_some();
+    let judged = (age_rules && rules.delete.is_match(&tag.name))
+        || crate::rules::ref_hint(rules, &tag.name, &repo.refs) == crate::rules::RefHint::Gone;
     let dated = tag.details.info().and_then(|i| i.created_at).is_some();
-    age_rules && rules.delete.is_match(&tag.name) && !dated && manifest.created.is_none()
+    judged && !dated && manifest.created.is_none()
 }
 
 /// An index's platform manifests: every one when a missing one would make the tag broken,

@@ -11,38 +11,40 @@ use serde_json::json;
 fn demo_shop_deletes() -> Vec<String> {
     sorted(match registry_mode() {
         RegistryMode::Legacy => &[
-            // Really broken: a manifest gone from storage, an index whose platform
-            // manifest is gone.
+            // Really broken, as the registry says: a manifest gone from storage, an index
+            // whose platform manifest is gone.
             "demo/shop/app:multiarch-20240101",
             "demo/shop/app:nightly-broken",
-            // Orphaned caches: the counterpart tag or repository is gone.
+            // Orphaned caches: the counterpart tag or repository is gone (one of them a
+            // BuildKit cache index GitLab cannot show).
             "demo/shop/app.cache:renovate-old",
-            "demo/shop/worker.cache:feature-login",
-            // Working buildx images with attestations, whose details GitLab cannot read
-            // without the metadata database, a BuildKit cache index, and the cache of
-            // one of them: the seed's `broken` rule deletes every 404.
-            "demo/shop/app:feature-login",
-            "demo/shop/app:renovate-deps",
             "demo/shop/app.cache:feature-gone",
-            "demo/shop/app.cache:feature-login",
+            "demo/shop/worker.cache:feature-login",
+            // A cosign signature of an image no tag points at any more.
+            "demo/shop/app:sha256-0f3c9a1e5b7d0f3c9a1e5b7d0f3c9a1e5b7d0f3c9a1e5b7d0f3c9a1e5b7d0f3c.sig",
+            // Not deleted: the working buildx images with attestations (feature-login,
+            // renovate-deps) whose details GitLab cannot read without the metadata
+            // database, which the seed's `broken` rule deleted.
         ],
         // With the database GitLab shows every tag the registry has, with a push time as
-        // `created_at`: only the manifest gone from storage answers 404, and no cache has
-        // the null `created_at` the orphan-cache rule looks for.
-        _ => &["demo/shop/app:nightly-broken"],
+        // `created_at`: only the manifest gone from storage answers 404 (the index with a
+        // lost platform manifest is shown, so not read: the database keeps children from
+        // going). No cache has the null `created_at` the seed's orphan-cache rule looked
+        // for: the registry says which tags of a cache repository are caches.
+        _ => &[
+            "demo/shop/app:nightly-broken",
+            "demo/shop/app.cache:renovate-old",
+            "demo/shop/app.cache:feature-gone",
+            "demo/shop/worker.cache:feature-login",
+            "demo/shop/app:sha256-0f3c9a1e5b7d0f3c9a1e5b7d0f3c9a1e5b7d0f3c9a1e5b7d0f3c9a1e5b7d0f3c.sig",
+        ],
     })
 }
 
-/// The same for the demo's project 2 (group demo/platform).
+/// The same for the demo's project 2 (group demo/platform), on either registry: its working
+/// attested image and that image's cache stay.
 fn demo_platform_deletes() -> Vec<String> {
-    sorted(match registry_mode() {
-        RegistryMode::Legacy => &[
-            "demo/platform/api/server:feature-auth",
-            "demo/platform/api/server.cache:feature-auth",
-            "demo/platform/api/server.cache:feature-removed",
-        ],
-        _ => &[],
-    })
+    sorted(&["demo/platform/api/server.cache:feature-removed"])
 }
 
 /// What the plan deletes in project 1: GitLab refuses none of the demo's deletions.
@@ -82,18 +84,22 @@ fn demo_real_run_deletes_broken_and_orphaned_cache_tags_only_and_converges() {
         .count();
     assert_eq!(app.len(), before_app.len() - app_deleted);
     let legacy = registry_mode() == RegistryMode::Legacy;
+    // The caches of the branches that have images stay.
+    assert_eq!(
+        fake.tags("demo/shop/app.cache"),
+        ["feature-cart", "feature-login", "main"]
+    );
+    assert_eq!(fake.tags("demo/shop/worker.cache"), ["main"]);
+    assert!(
+        out.log
+            .contains("counterpart repository demo/shop/worker does not exist"),
+        "{}",
+        out.log
+    );
     if legacy {
-        assert_eq!(fake.tags("demo/shop/app.cache"), ["feature-cart", "main"]);
-        assert_eq!(fake.tags("demo/shop/worker.cache"), ["main"]);
         assert_eq!(
             out.rule_of("demo/shop/app.cache", "feature-cart"),
             ("kept".into(), "unknown-age".into())
-        );
-        assert!(
-            out.log
-                .contains("counterpart repository demo/shop/worker does not exist"),
-            "{}",
-            out.log
         );
     }
     assert_eq!(
@@ -119,7 +125,14 @@ fn demo_real_run_deletes_broken_and_orphaned_cache_tags_only_and_converges() {
         let not_kept_by_regex = count(&|t| t.3 != "keep-regex");
         assert_eq!(requests(&fake, DETAILS), not_kept_by_regex);
         assert_eq!(requests(&fake, DELETE), planned);
-        assert_eq!(fake.stats().total, 1 + 5 + not_kept_by_regex + planned);
+        // The protection rules, once per project, so a protected tag is never planned.
+        assert_eq!(requests(&fake, PROTECTION_RULES), 1);
+        // Registry tokens: one proving the login, one for every repository read.
+        assert_eq!(requests(&fake, REALM), 2);
+        assert_eq!(
+            fake.stats().total,
+            1 + 1 + 5 + not_kept_by_regex + planned + 2
+        );
     } else {
         // The GraphQL floor: the probe, one tag page per repository (all under 20 tags), REST
         // details only for the tags whose GraphQL fields are null (broken), one delete call
@@ -140,9 +153,12 @@ fn demo_real_run_deletes_broken_and_orphaned_cache_tags_only_and_converges() {
         assert_eq!(requests(&fake, DETAILS), broken);
         assert_eq!(requests(&fake, GRAPHQL_DELETE), repos_with_deletions);
         assert_eq!(requests(&fake, DELETE), refused);
+        // Protection comes with the tag pages (userPermissions): no rules request.
+        assert_eq!(requests(&fake, PROTECTION_RULES), 0);
+        assert_eq!(requests(&fake, REALM), 2);
         assert_eq!(
             fake.stats().total,
-            1 + 1 + 5 + broken + repos_with_deletions + refused
+            1 + 1 + 5 + broken + repos_with_deletions + refused + 2
         );
     }
 
@@ -378,6 +394,8 @@ fn keep_n_older_than_and_delete_regex_end_to_end() {
 fn transient_5xx_and_429_are_retried_and_converge_to_the_fault_free_result() {
     let fake = demo();
     fake.set_faults(faults(json!({"scripted": [
+        // Over GraphQL the REST tag routes carry few requests: its tag pages fail too.
+        {"method": "POST", "endpoint": GRAPHQL_TAGS.trim_start_matches("POST "), "fault": "502", "times": 3},
         {"method": "GET", "endpoint": "/projects/:id/registry/repositories", "fault": "503", "times": 2},
         {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags", "fault": "502", "times": 2},
         {"method": "GET", "endpoint": "/projects/:id/registry/repositories/:repository_id/tags/:tag_name", "fault": "429", "times": 3},
@@ -691,15 +709,29 @@ fn repositories_scheduled_for_deletion_are_skipped_and_never_make_a_cache_look_o
     assert_eq!(fake.tags("g/p/app.cache").len(), 2);
 }
 
+/// Tag protection needs GitLab's metadata database, so these run over it. `access_level`:
+/// the token's role in the project; `refusal`: how a DELETE refused for protection answers
+/// (the fake's `protected_tag_refusal`).
+fn protected_counterpart_world(access_level: u8, refusal: &str) -> FakeGitlab {
+    let fixture = json!({
+        "tokens": [{"token": TOKEN, "scopes": ["api"]}],
+        "registry": "gitlab",
+        "protected_tag_refusal": refusal,
+        "projects": [{"id": 1, "path": "g/p", "access_level": access_level, "repositories": [
+            {"id": 1, "name": "app", "tags": [
+                {"name": "feature-a", "broken": true},
+                {"name": "feature-b", "broken": true, "protected": true}
+            ]},
+            {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
+        ]}]
+    });
+    start(Fixture::from_json(&fixture.to_string()).expect("test fixture is valid"))
+}
+
 #[test]
-fn a_cache_orphaned_by_this_run_goes_with_its_counterpart_and_stays_if_gitlab_keeps_it() {
-    let fake = fake_with(json!([{"id": 1, "path": "g/p", "repositories": [
-        {"id": 1, "name": "app", "tags": [
-            {"name": "feature-a", "broken": true},
-            {"name": "feature-b", "broken": true, "protected": true}
-        ]},
-        {"id": 2, "name": "app.cache", "tags": [{"name": "feature-a"}, {"name": "feature-b"}]}
-    ]}]));
+fn a_cache_orphaned_by_this_run_goes_with_its_counterpart_and_protection_is_known_before_deciding()
+{
+    let fake = protected_counterpart_world(40, "forbidden");
     let out = run(&fake, &[("GC_DRY_RUN", "false")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -707,32 +739,63 @@ fn a_cache_orphaned_by_this_run_goes_with_its_counterpart_and_stays_if_gitlab_ke
         ["g/p/app.cache:feature-a", "g/p/app:feature-a"]
     );
     assert_eq!(fake.tags("g/p/app"), ["feature-b"]);
-    assert_eq!(
-        fake.tags("g/p/app.cache"),
-        ["feature-b"],
-        "its counterpart is protected, so the cache stays"
-    );
-    assert_eq!(
-        out.rule_of("g/p/app.cache", "feature-b"),
-        ("kept".into(), "orphan-cache".into())
-    );
-    assert!(
-        out.log.contains(
-            "counterpart tag g/p/app:feature-b was not deleted (protected), so its cache stays"
-        ),
-        "{}",
-        out.log
-    );
+    assert_eq!(fake.tags("g/p/app.cache"), ["feature-b"]);
+    // GitLab's rule `feature-b` covers the tag in every repository of the project.
+    for repo in ["g/p/app", "g/p/app.cache"] {
+        assert_eq!(
+            out.rule_of(repo, "feature-b"),
+            ("kept".into(), "protected".into()),
+            "{}",
+            out.log
+        );
+    }
     if on_rest() {
+        assert_eq!(requests(&fake, DELETE), 2, "no DELETE for a protected tag");
+    } else {
+        // One call for app:feature-a, one for the cache tag whose counterpart went.
+        assert_eq!(requests(&fake, GRAPHQL_DELETE), 2);
+        assert_eq!(requests(&fake, DELETE), 0, "no DELETE for a protected tag");
+    }
+}
+
+#[test]
+fn a_cache_stays_when_gitlab_refuses_to_delete_its_counterpart() {
+    // A Developer may delete tags but not read the protection rules (403, Maintainer only),
+    // so GitLab's answer to the DELETE decides.
+    for (refusal, code, outcome, why) in [
+        // The tag policy's plain 403 could also be a role or an immutability rule: a failure.
+        ("forbidden", 1, ("failed", "broken"), "its deletion failed"),
+        ("service", 0, ("kept", "protected"), "protected"),
+    ] {
+        let fake = protected_counterpart_world(30, refusal);
+        let out = run_on("rest", &fake, &[("GC_DRY_RUN", "false")]);
+        assert_eq!(out.code, code, "{refusal}: {}\n{}", out.stderr, out.log);
+        assert!(
+            out.log.contains("protection   g/p  rules unknown"),
+            "{}",
+            out.log
+        );
+        assert_eq!(
+            out.with_outcome("deleted"),
+            ["g/p/app.cache:feature-a", "g/p/app:feature-a"]
+        );
+        let (outcome, rule) = outcome;
+        assert_eq!(
+            out.rule_of("g/p/app", "feature-b"),
+            (outcome.into(), rule.into()),
+            "{}",
+            out.log
+        );
+        assert_eq!(fake.tags("g/p/app"), ["feature-b"]);
+        assert_eq!(fake.tags("g/p/app.cache"), ["feature-b"]);
+        let stays = format!(
+            "counterpart tag g/p/app:feature-b was not deleted ({why}), so its cache stays"
+        );
+        assert!(out.log.contains(&stays), "{refusal}: {}", out.log);
         assert_eq!(
             requests(&fake, DELETE),
             3,
             "the kept counterpart's cache is never sent a DELETE"
         );
-    } else {
-        // Wave 1: one call for both app tags (feature-b is skipped, then its REST DELETE says
-        // protected); wave 2: one call for the cache tag whose counterpart went.
-        assert_eq!(requests(&fake, GRAPHQL_DELETE), 2);
-        assert_eq!(requests(&fake, DELETE), 1);
     }
 }

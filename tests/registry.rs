@@ -4,46 +4,6 @@
 mod common;
 
 use common::*;
-use serde_json::json;
-
-/// A registry without GitLab's metadata database, as most self-managed instances run.
-fn legacy(tags: serde_json::Value) -> FakeGitlab {
-    fake_over(
-        RegistryMode::Legacy,
-        json!([{"id": 1, "path": "g/p", "repositories": [{"id": 10, "name": "app", "tags": tags}]}]),
-    )
-}
-
-/// Recorded before registry inspection: without the metadata database GitLab cannot read
-/// any index, so the seed's `broken` rule (details 404 → delete) takes working multi-arch
-/// and buildx-attested images along with the really broken ones.
-#[test]
-fn on_a_legacy_registry_the_seeds_broken_rule_deletes_working_multi_arch_and_attested_images() {
-    let fake = legacy(json!([
-        {"name": "multi", "kind": "index", "format": "oci", "age": "1d"},
-        {"name": "feature-x", "kind": "attested", "age": "1h"},
-        {"name": "gone", "kind": "missing", "age": "1d"},
-        {"name": "single", "age": "1d"}
-    ]));
-    let working: Vec<String> = fake
-        .registry_resolve_all()
-        .into_iter()
-        .filter(|r| r.problem.is_none())
-        .map(|r| r.tag)
-        .collect();
-    assert_eq!(
-        working,
-        ["feature-x", "multi", "single"],
-        "the registry serves them"
-    );
-    let out = run_on("rest", &fake, &[("GC_DRY_RUN", "false")]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.with_outcome("deleted"),
-        ["g/p/app:feature-x", "g/p/app:gone", "g/p/app:multi"]
-    );
-    assert_eq!(fake.tags("g/p/app"), ["single"]);
-}
 
 /// The demo, cleaned, then the registry's own garbage collection: registry-gc's estimate
 /// beside the bytes that left the disk, and every tag it kept still resolves (without

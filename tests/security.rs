@@ -56,12 +56,13 @@ fn https_works_with_the_ca_file_and_fails_clearly_without_it() {
     let expected = run(&plain, &[("GC_DRY_RUN", "false")]);
     assert_eq!(expected.code, 0, "{}", expected.stderr);
 
-    let fake = FakeGitlab::start_tls(Fixture::demo());
+    let fake = FakeGitlab::start_tls(Fixture::demo().with_registry(registry_mode()));
     assert!(fake.api_url().starts_with("https://127.0.0.1:"));
     let ca = write_file("ca.pem", fake.ca_pem().unwrap());
     let other_ca = write_file(
         "other-ca.pem",
-        FakeGitlab::start_tls(Fixture::demo()).ca_pem().unwrap(),
+        // Only its certificate authority is used: no registry needed.
+        FakeGitlab::start_tls(Fixture::memory()).ca_pem().unwrap(),
     );
     let before = all_tags(&fake);
 

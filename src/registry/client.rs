@@ -303,13 +303,37 @@ impl Registry {
             .cloned())
     }
 
-    /// A token expired (GitLab's last 5 minutes): one new token for this repository.
-    fn renew(&self, repo: &str) -> Result<Arc<HeaderValue>, RegistryError> {
-        let token = Arc::new(self.fetch_token(&[repo])?);
-        self.tokens
-            .lock()
-            .expect("tokens poisoned")
-            .insert(repo.to_string(), token.clone());
+    /// A token expired (GitLab's last 5 minutes): one new token for every repository that
+    /// shared `stale`, however many reads found it expired at once. The lock is held while it
+    /// is fetched, so the readers that come second take the new one; renewals are rare.
+    fn renew(
+        &self,
+        repo: &str,
+        stale: Option<&Arc<HeaderValue>>,
+    ) -> Result<Arc<HeaderValue>, RegistryError> {
+        let mut tokens = self.tokens.lock().expect("tokens poisoned");
+        let current = tokens.get(repo).cloned();
+        if let (Some(current), Some(stale)) = (&current, stale) {
+            if !Arc::ptr_eq(current, stale) {
+                return Ok(current.clone());
+            }
+        }
+        let mut sharing: Vec<String> = match stale {
+            Some(stale) => tokens
+                .iter()
+                .filter(|(_, t)| Arc::ptr_eq(t, stale))
+                .map(|(r, _)| r.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        if !sharing.iter().any(|r| r == repo) {
+            sharing.push(repo.to_string());
+        }
+        let scopes: Vec<&str> = sharing.iter().map(String::as_str).collect();
+        let token = Arc::new(self.fetch_token(&scopes)?);
+        for r in sharing {
+            tokens.insert(r, token.clone());
+        }
         Ok(token)
     }
 
@@ -384,7 +408,7 @@ impl Registry {
         if let Some(value) = first {
             return Ok(value);
         }
-        let token = self.renew(repo)?;
+        let token = self.renew(repo, token.as_ref())?;
         self.send(endpoint, method, url, Some(&token), accept, judge)
     }
 

@@ -160,6 +160,9 @@ impl Serialize for Tag<'_> {
             action: Action,
             created_at: Option<String>,
             digest: Option<&'a Digest>,
+            /// What the registry said the manifest is, for tags it was asked about.
+            kind: Option<&'static str>,
+            media_type: Option<&'a str>,
             name: &'a str,
             outcome: super::Verb,
             reason: Why<'a>,
@@ -173,6 +176,12 @@ impl Serialize for Tag<'_> {
             action: tag.decision.action,
             created_at: info.and_then(|i| i.created_at).map(|t| t.to_string()),
             digest: info.and_then(|i| i.digest.as_ref()),
+            kind: super::kind(tag),
+            media_type: tag
+                .inspection
+                .as_ref()
+                .map(|i| &*i.media_type)
+                .filter(|m| !m.is_empty()),
             name: &tag.name,
             outcome: f.verb,
             reason: f.reason,

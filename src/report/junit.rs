@@ -30,6 +30,8 @@ struct Case {
     classname: String,
     name: String,
     result: CaseResult,
+    /// What the registry said the tag is, where it was read.
+    registry: Option<String>,
 }
 
 struct Suite {
@@ -47,6 +49,7 @@ fn suites<'a>(run: &'a Run<'a>) -> impl Iterator<Item = Suite> + 'a {
             classname: error.what.clone(),
             name: "list repositories".into(),
             result: CaseResult::Fail("listing failed".into(), error.error.clone()),
+            registry: None,
         }],
     });
     let repos = run
@@ -67,6 +70,7 @@ fn repo_suite(repo: &RepoPlan, outcomes: &[Outcome]) -> Suite {
             classname: path.clone(),
             name: "list tags".into(),
             result: CaseResult::Fail("tag list failed".into(), error.clone()),
+            registry: None,
         });
     }
     let mut kept: BTreeMap<String, Vec<&str>> = BTreeMap::new();
@@ -92,6 +96,7 @@ fn repo_suite(repo: &RepoPlan, outcomes: &[Outcome]) -> Suite {
             classname: path.clone(),
             name: tag.name.to_string(),
             result,
+            registry: tag.inspection.as_deref().map(registry_text),
         });
     }
     let count: usize = kept.values().map(Vec::len).sum();
@@ -104,10 +109,38 @@ fn repo_suite(repo: &RepoPlan, outcomes: &[Outcome]) -> Suite {
         classname: path.clone(),
         name: "(kept tags)".into(),
         result: CaseResult::Pass(text),
+        registry: None,
     });
     Suite {
         name: path.clone(),
         cases,
+    }
+}
+
+/// At most one `system-out` a case: GitLab's parser matches it as a string for attachments,
+/// and two would make it an array, failing the whole report ("JUnit data parsing failed").
+fn system_out(case: &Case, job_url: Option<&str>) -> Option<String> {
+    let mut lines: Vec<Cow<'_, str>> = Vec::new();
+    if let CaseResult::Pass(text) = &case.result {
+        lines.push(text.into());
+    }
+    if let Some(registry) = &case.registry {
+        lines.push(registry.into());
+    }
+    match job_url {
+        Some(url) if !matches!(case.result, CaseResult::Pass(_)) => {
+            lines.push(format!("job: {url}").into())
+        }
+        _ => {}
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// `registry: index (application/vnd.oci.image.index.v1+json), sha256:…`.
+fn registry_text(i: &crate::rules::Inspection) -> String {
+    match &i.missing {
+        Some(why) => format!("registry: {} ({why})", i.kind),
+        None => format!("registry: {} ({}), {}", i.kind, i.media_type, i.digest),
     }
 }
 
@@ -134,6 +167,7 @@ fn policy_suite(run: &Run<'_>) -> Suite {
                 classname: p.project_path.clone(),
                 name: "container_expiration_policy".into(),
                 result,
+                registry: None,
             }
         })
         .collect();
@@ -199,7 +233,7 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
             start.push_attribute(("time", "0"));
             w.write_event(Event::Start(start))?;
             match &case.result {
-                CaseResult::Pass(text) => text_element(&mut w, "system-out", text)?,
+                CaseResult::Pass(_) => {}
                 CaseResult::Skip(message) => {
                     let mut skip = BytesStart::new("skipped");
                     skip.push_attribute(("message", xml_safe(message).as_ref()));
@@ -214,10 +248,8 @@ pub fn render(out: &mut impl Write, run: &Run<'_>) -> io::Result<()> {
                     w.write_event(Event::End(BytesEnd::new("failure")))?;
                 }
             }
-            if let Some(url) = run.job_url {
-                if !matches!(case.result, CaseResult::Pass(_)) {
-                    text_element(&mut w, "system-out", &format!("job: {url}"))?;
-                }
+            if let Some(out) = system_out(case, run.job_url) {
+                text_element(&mut w, "system-out", &out)?;
             }
             w.write_event(Event::End(BytesEnd::new("testcase")))?;
         }

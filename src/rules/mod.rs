@@ -556,10 +556,7 @@ impl Repository<'_> {
         if refs.is_live(&named) {
             return StaleRef::Passes;
         }
-        let age = tag
-            .details
-            .info()
-            .and_then(|info| info.age(self.rules.age_from))
+        let age = age_of(self.rules, tag)
             .map(|(time, from)| (from, self.now.duration_since(time).as_secs().max(0)));
         let gone = Reason::RefGone(Box::new(GoneRef {
             slug: named.slug.map(Box::from),

@@ -132,7 +132,8 @@ fn broken(name: &str) -> TagFacts {
     }
 }
 
-fn decide(rules: &RuleSettings, tags: &[TagFacts]) -> Vec<(Action, RuleId)> {
+/// The decisions of one repository without a counterpart or refs.
+fn decisions(rules: &RuleSettings, tags: &[TagFacts]) -> Vec<Decision> {
     decide_repository(
         rules,
         now(),
@@ -140,9 +141,13 @@ fn decide(rules: &RuleSettings, tags: &[TagFacts]) -> Vec<(Action, RuleId)> {
         &Counterpart::NotApplicable,
         &Refs::NotListed,
     )
-    .into_iter()
-    .map(|d| (d.action, d.rule))
-    .collect()
+}
+
+fn decide(rules: &RuleSettings, tags: &[TagFacts]) -> Vec<(Action, RuleId)> {
+    decisions(rules, tags)
+        .into_iter()
+        .map(|d| (d.action, d.rule))
+        .collect()
 }
 
 #[test]
@@ -558,4 +563,258 @@ fn human_ages() {
     assert_eq!(human_age(3 * 86_400 + 5), "3d");
     assert_eq!(human_age(5 * 3_600), "5h");
     assert_eq!(human_age(90), "1m");
+}
+
+// --- What the registry said (design §9) ---
+
+fn inspected_settings() -> RuleSettings {
+    let mut rules = settings();
+    rules.evidence = Evidence::Inspected;
+    rules
+}
+
+fn sha(n: u8) -> Digest {
+    Digest::from(format!("sha256:{}", format!("{n:02x}").repeat(32)))
+}
+
+/// A tag GitLab answered 404 for, as the registry describes it.
+fn read_as(name: &str, kind: crate::registry::Kind, digest: Digest) -> TagFacts {
+    TagFacts {
+        name: name.into(),
+        details: Details::Missing,
+        inspected: Inspected::Read(Box::new(Inspection {
+            kind,
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            digest,
+            platforms: 2,
+            attestations: 1,
+            subject: None,
+            created: None,
+            missing: None,
+        })),
+        protected: None,
+    }
+}
+
+fn index(name: &str, digest: Digest, days: Option<i64>) -> TagFacts {
+    let mut tag = read_as(name, crate::registry::Kind::Index, digest);
+    if let Inspected::Read(i) = &mut tag.inspected {
+        i.created = days.map(|d| {
+            now()
+                .checked_sub(jiff::SignedDuration::from_hours(24 * d))
+                .unwrap()
+                .into()
+        });
+    }
+    tag
+}
+
+fn missing_tag(name: &str, why: &str) -> TagFacts {
+    let mut tag = read_as(name, crate::registry::Kind::Missing, sha(0));
+    if let Inspected::Read(i) = &mut tag.inspected {
+        i.missing = Some(why.into());
+    }
+    tag
+}
+
+fn signature(subject: &Digest) -> TagFacts {
+    let hex = subject.to_string().replace(':', "-");
+    TagFacts::new(
+        format!("{hex}.sig"),
+        Details::Found(TagInfo {
+            created_at: None,
+            published_at: None,
+            digest: Some(sha(0xee)),
+            size: Some(242),
+        }),
+    )
+}
+
+/// A tag GitLab showed, whose digest the registry was asked for.
+fn with_digest(mut tag: TagFacts, digest: Digest) -> TagFacts {
+    tag.inspected = Inspected::Digest(digest);
+    tag
+}
+
+#[test]
+fn a_404_is_broken_only_where_nothing_else_can_be_known() {
+    let tag = broken("multiarch");
+    // The registry not read, no metadata database: the seed's rule.
+    assert_eq!(
+        decide(&settings(), std::slice::from_ref(&tag)),
+        [(Action::Delete, RuleId::Broken)]
+    );
+    // The registry not read, on GitLab's metadata database: a 404 proves nothing.
+    let mut rules = settings();
+    rules.evidence = Evidence::Nothing("GC_INSPECT=false".into());
+    assert_eq!(
+        decide(&rules, std::slice::from_ref(&tag)),
+        [(Action::Keep, RuleId::Default)]
+    );
+    // The registry read it: a working index is an image like any other.
+    let read = index("multiarch", sha(1), None);
+    assert_eq!(
+        decide(&inspected_settings(), &[read]),
+        [(Action::Keep, RuleId::Default)]
+    );
+    // Inspection on, but this tag was not read: kept, saying so.
+    let d = decisions(&inspected_settings(), &[tag]);
+    assert_eq!((d[0].action, d[0].rule), (Action::Keep, RuleId::Default));
+    assert!(d[0]
+        .reason
+        .text("multiarch")
+        .to_string()
+        .contains("not read"));
+}
+
+#[test]
+fn what_the_registry_lacks_is_broken_and_says_what() {
+    let tags = [
+        missing_tag(
+            "gone",
+            "the registry has no manifest for it (MANIFEST_UNKNOWN)",
+        ),
+        missing_tag("half", "its platform manifest sha256:bf95… is missing"),
+    ];
+    let d = decisions(&inspected_settings(), &tags);
+    for (decision, tag) in d.iter().zip(&tags) {
+        assert_eq!(
+            (decision.action, decision.rule),
+            (Action::Delete, RuleId::Broken)
+        );
+        let text = decision.reason.text(&tag.name).to_string();
+        assert!(
+            text.contains("MANIFEST_UNKNOWN") || text.contains("platform manifest"),
+            "{text}"
+        );
+    }
+    let mut rules = inspected_settings();
+    rules.delete_broken = false;
+    assert!(decide(&rules, &tags)
+        .iter()
+        .all(|d| *d == (Action::Keep, RuleId::UnknownAge)));
+}
+
+#[test]
+fn a_failed_read_or_a_5xx_never_deletes() {
+    let mut failed = broken("x");
+    failed.inspected = Inspected::Failed("GET /v2/…: 503".into());
+    let unavailable = TagFacts::new("y".into(), Details::Unavailable("500".into()));
+    for rules in [inspected_settings(), settings()] {
+        assert_eq!(
+            decide(&rules, &[failed.clone(), unavailable.clone()]),
+            [(Action::Keep, RuleId::Error), (Action::Keep, RuleId::Error)]
+        );
+    }
+}
+
+#[test]
+fn an_index_is_judged_by_the_age_the_registry_gives() {
+    let mut rules = inspected_settings();
+    rules.older_than = Some(parse_age("7d").unwrap());
+    let tags = [
+        index("feature-old", sha(1), Some(30)),
+        index("feature-new", sha(2), Some(2)),
+        index("feature-undated", sha(3), None),
+    ];
+    assert_eq!(
+        decide(&rules, &tags),
+        [
+            (Action::Delete, RuleId::OlderThan),
+            (Action::Keep, RuleId::Default),
+            (Action::Keep, RuleId::UnknownAge),
+        ]
+    );
+}
+
+#[test]
+fn stale_ref_judges_an_index_by_the_age_the_registry_gives() {
+    let mut rules = with_stale_ref("(?P<slug>.+)");
+    rules.evidence = Evidence::Inspected;
+    let refs = Refs::Known(Arc::new(crate::refs::ProjectRefs::default()));
+    let tags = [
+        index("old", sha(1), Some(30)),
+        index("undated", sha(2), None),
+    ];
+    let d = decide_repository(&rules, now(), &tags, &Counterpart::NotApplicable, &refs);
+    assert_eq!((d[0].action, d[0].rule), (Action::Delete, RuleId::StaleRef));
+    assert_eq!((d[1].action, d[1].rule), (Action::Keep, RuleId::UnknownAge));
+}
+
+#[test]
+fn a_referrer_follows_its_subject() {
+    let rules = inspected_settings();
+    let kept = with_digest(aged("latest", 400), sha(1));
+    let kept_sig = signature(&sha(1));
+    let orphan_sig = signature(&sha(9));
+    let d = decisions(&rules, &[kept, kept_sig.clone(), orphan_sig.clone()]);
+    assert_eq!((d[1].action, d[1].rule), (Action::Keep, RuleId::Referrer));
+    assert_eq!(
+        (d[2].action, d[2].rule),
+        (Action::Delete, RuleId::OrphanReferrer)
+    );
+
+    // Its subject deleted by this run: it goes too, naming the tag.
+    let mut aging = inspected_settings();
+    aging.older_than = Some(parse_age("7d").unwrap());
+    let old = with_digest(aged("feature-x", 30), sha(1));
+    let d = decisions(&aging, &[old, kept_sig.clone()]);
+    assert_eq!(
+        (d[0].action, d[0].rule),
+        (Action::Delete, RuleId::OlderThan)
+    );
+    assert_eq!(
+        (d[1].action, d[1].rule),
+        (Action::Delete, RuleId::OrphanReferrer)
+    );
+    assert!(d[1]
+        .reason
+        .text(&kept_sig.name)
+        .to_string()
+        .contains("feature-x"));
+
+    // A referrer is never judged by age: a signature of a kept image outlives GC_OLDER_THAN.
+    let kept_old = with_digest(aged("v1.0.0", 400), sha(1));
+    let d = decisions(&aging, &[kept_old, kept_sig.clone()]);
+    assert_eq!((d[1].action, d[1].rule), (Action::Keep, RuleId::Referrer));
+
+    // Off: kept whatever its subject.
+    let mut off = inspected_settings();
+    off.delete_orphan_referrers = false;
+    let d = decisions(&off, &[orphan_sig]);
+    assert_eq!((d[0].action, d[0].rule), (Action::Keep, RuleId::Referrer));
+}
+
+#[test]
+fn a_referrer_stays_while_any_digest_is_unknown() {
+    // One tag's digest was not read (or failed): its subject might be that tag.
+    let rules = inspected_settings();
+    let unread = aged("feature-y", 1);
+    let mut failed = aged("feature-z", 1);
+    failed.inspected = Inspected::Failed("HEAD: 503".into());
+    for other in [unread, failed] {
+        let d = decisions(&rules, &[other, signature(&sha(9))]);
+        assert_eq!((d[1].action, d[1].rule), (Action::Keep, RuleId::Referrer));
+    }
+    // Without the registry at all, the same.
+    let d = decisions(&settings(), &[aged("a", 1), signature(&sha(9))]);
+    assert_eq!((d[1].action, d[1].rule), (Action::Keep, RuleId::Referrer));
+    assert!(d[1].reason.text("s").to_string().contains("not read"));
+}
+
+#[test]
+fn a_protected_tag_is_kept_before_any_deleting_rule() {
+    let mut rules = inspected_settings();
+    rules.older_than = Some(parse_age("1d").unwrap());
+    let mut old = aged("feature-x", 30);
+    old.protected = Some("matches tag protection rule `feature-*`".into());
+    let mut gone = missing_tag("release-broken", "MANIFEST_UNKNOWN");
+    gone.protected = old.protected.clone();
+    assert_eq!(
+        decide(&rules, &[old, gone]),
+        [
+            (Action::Keep, RuleId::Protected),
+            (Action::Keep, RuleId::Protected)
+        ]
+    );
 }

@@ -125,7 +125,7 @@ pub fn start(fixture: Fixture) -> FakeGitlab {
 }
 
 /// Base environment: the fake's URL, the demo token, project 1, the suite's backend
-/// ([`api`]), and `extra` on top.
+/// ([`api`]), the fake's registry when it has a real one, and `extra` on top.
 pub fn env_for(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = vec![
         ("CI_API_V4_URL".into(), fake.api_url()),
@@ -133,6 +133,10 @@ pub fn env_for(fake: &FakeGitlab, extra: &[(&str, &str)]) -> Vec<(String, String
         ("CI_PROJECT_ID".into(), "1".into()),
         ("GC_API".into(), api().into()),
     ];
+    if let Some(url) = fake.registry_url() {
+        // What `https://$CI_REGISTRY` is in a job; the fake's registry speaks plain HTTP.
+        vars.push(("GC_REGISTRY_URL".into(), url));
+    }
     if !on_rest() {
         // The suite checks that both backends decide alike: on the same ages.
         vars.push(("GC_AGE_FROM".into(), "created".into()));
@@ -238,6 +242,9 @@ pub fn requests(fake: &FakeGitlab, endpoint: &str) -> u64 {
 pub const LIST_TAGS: &str = "GET /projects/:id/registry/repositories/:repository_id/tags";
 pub const DETAILS: &str = "GET /projects/:id/registry/repositories/:repository_id/tags/:tag_name";
 pub const DELETE: &str = "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name";
+pub const PROTECTION_RULES: &str = "GET /projects/:id/registry/protection/tag/rules";
+/// The registry's token realm, which GitLab serves.
+pub const REALM: &str = "GET /jwt/auth";
 pub const GRAPHQL_PROBE: &str = "POST /api/graphql (registryGcProbe)";
 pub const GRAPHQL_TAGS: &str = "POST /api/graphql (registryGcTags)";
 pub const GRAPHQL_DELETE: &str = "POST /api/graphql (registryGcDeleteTags)";
