@@ -103,14 +103,14 @@ fn working_multi_arch_and_attested_images_are_kept_and_only_what_the_registry_la
         assert_eq!(tag_field(&out, "g/p/app", "half", "kind"), "missing");
         assert!(
             out.log.contains(
-                "multi-arch image (2 platforms): GitLab cannot show it; no rule deletes it"
+                "multi-arch image (OCI index, 2 platforms): GitLab cannot show it; no rule deletes it"
             ),
             "{}",
             out.log
         );
         assert!(
             out.log
-                .contains("attested image (1 platform, 1 attestation)"),
+                .contains("attested image (OCI index, 1 platform, 1 attestation)"),
             "{}",
             out.log
         );
@@ -584,4 +584,73 @@ fn an_expired_registry_token_is_renewed_once() {
     );
     read("g/p/web", "a");
     assert_eq!(requests(&fake, REALM) - tokens_before, 1);
+}
+
+/// Classification (design §9) of the manifests the registry really serves: each kind the
+/// fake's fixtures push, read with registry-gc's own client and classified from the bytes.
+#[test]
+fn every_kind_the_registry_serves_is_classified_from_its_bytes() {
+    use registry_gc::registry::{kind, Fetched, Kind, Registry};
+    let expected = [
+        ("image", Some(Kind::Image)),
+        ("index", Some(Kind::Index)),
+        ("attested", Some(Kind::Index)),
+        ("cache-index", Some(Kind::Cache)),
+        ("cache-image", Some(Kind::Cache)),
+        ("helm", Some(Kind::Artifact)),
+        ("index-missing-child", Some(Kind::Index)),
+        ("missing", None),
+    ];
+    let mut tags: Vec<Value> = expected
+        .iter()
+        .map(|(k, _)| json!({"name": format!("t-{k}"), "kind": k, "age": "1d"}))
+        .collect();
+    tags.push(json!({"name": "t-oci-index", "kind": "index", "format": "oci", "age": "1d"}));
+    for k in ["signature", "attestation", "sbom"] {
+        tags.push(json!({"kind": k, "signs": "t-image"}));
+    }
+    tags.push(json!({"name": "t-artifact", "kind": "artifact", "signs": "t-image"}));
+    let fake = world(RegistryMode::Legacy, json!(tags), json!([]));
+    let login = registry_gc::config::RegistryLogin {
+        user: "registry-gc".into(),
+        password: TOKEN.into(),
+        password_variable: "API_TOKEN",
+    };
+    let url = reqwest::Url::parse(&fake.registry_url().unwrap()).unwrap();
+    let api = reqwest::Url::parse(&fake.api_url()).unwrap();
+    let http = registry_gc::http::client(None, 2).unwrap();
+    let registry = Registry::connect(&url, &api, &login, http, 2, Default::default()).unwrap();
+    let classify = |tag: &str| match registry.manifest("g/p/app", tag).unwrap() {
+        Fetched::Found {
+            media_type, body, ..
+        } => Some(kind::classify(tag, &media_type, &body).unwrap()),
+        Fetched::Missing => None,
+    };
+    for (fixture_kind, kind) in expected {
+        let got = classify(&format!("t-{fixture_kind}"));
+        assert_eq!(got.as_ref().map(|m| m.kind), kind, "{fixture_kind}");
+    }
+    let oci = classify("t-oci-index").unwrap();
+    assert_eq!(
+        (oci.kind, oci.platforms.len(), oci.media_type.as_str()),
+        (Kind::Index, 2, "application/vnd.oci.image.index.v1+json")
+    );
+    let attested = classify("t-attested").unwrap();
+    assert_eq!((attested.platforms.len(), attested.attestations), (1, 1));
+    // Referrers name their subject, the image's digest as the registry serves it.
+    let image = registry.digest("g/p/app", "t-image").unwrap().unwrap();
+    let referrers: Vec<String> = fake
+        .tags("g/p/app")
+        .into_iter()
+        .filter(|t| t.starts_with("sha256-") || t == "t-artifact")
+        .collect();
+    assert_eq!(referrers.len(), 4, "{referrers:?}");
+    for tag in referrers {
+        let m = classify(&tag).unwrap();
+        assert_eq!(
+            (m.kind, m.subject.as_deref()),
+            (Kind::Referrer, Some(image.as_str())),
+            "{tag}"
+        );
+    }
 }

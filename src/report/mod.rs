@@ -168,33 +168,38 @@ pub fn kind(tag: &PlannedTag) -> Option<&'static str> {
 }
 
 /// What the registry holds for a tag GitLab could not show, as a reason begins:
-/// `multi-arch image (2 platforms, 1 attestation): GitLab cannot show it`. `None` for a tag
-/// GitLab showed, or that was not read.
+/// `multi-arch image (OCI index, 2 platforms, 1 attestation): GitLab cannot show it`. `None`
+/// for a tag GitLab showed, or that was not read.
 pub fn seen_in_registry(tag: &PlannedTag) -> Option<String> {
     use crate::registry::Kind;
     let i = tag.inspection.as_ref()?;
+    let media = short_media_type(&i.media_type);
     let attestations = match i.attestations {
         0 => String::new(),
         1 => ", 1 attestation".into(),
         n => format!(", {n} attestations"),
     };
+    let platforms = match i.platforms {
+        1 => "1 platform".to_string(),
+        n => format!("{n} platforms"),
+    };
     let what = match i.kind {
         Kind::Index if i.platforms > 1 => {
-            format!("multi-arch image ({} platforms{attestations})", i.platforms)
+            format!("multi-arch image ({media}, {platforms}{attestations})")
         }
         Kind::Index if i.attestations > 0 => {
-            format!("attested image ({} platform{attestations})", i.platforms)
+            format!("attested image ({media}, {platforms}{attestations})")
         }
-        Kind::Index => format!("image index ({} platform)", i.platforms),
-        Kind::Cache => "BuildKit cache".into(),
+        Kind::Index => format!("image index ({media}, {platforms})"),
+        Kind::Cache => format!("BuildKit cache ({media})"),
         Kind::Referrer => match tag.name.rsplit_once('.').map(|(_, s)| s) {
-            Some("sig") => "cosign signature".into(),
-            Some("att") => "cosign attestation".into(),
-            Some("sbom") => "cosign SBOM".into(),
-            _ => "OCI referrer".into(),
+            Some("sig") => format!("cosign signature ({media})"),
+            Some("att") => format!("cosign attestation ({media})"),
+            Some("sbom") => format!("cosign SBOM ({media})"),
+            _ => format!("OCI referrer ({media})"),
         },
-        Kind::Artifact => "OCI artifact".into(),
-        Kind::Image => "image".into(),
+        Kind::Artifact => format!("OCI artifact ({media})"),
+        Kind::Image => format!("image ({media})"),
         Kind::Missing => return None,
     };
     Some(if tag.info.is_none() {
@@ -202,6 +207,17 @@ pub fn seen_in_registry(tag: &PlannedTag) -> Option<String> {
     } else {
         what
     })
+}
+
+/// The four manifest media types by name; any other as it is.
+fn short_media_type(media_type: &str) -> &str {
+    match media_type {
+        "application/vnd.oci.image.index.v1+json" => "OCI index",
+        "application/vnd.docker.distribution.manifest.list.v2+json" => "Docker manifest list",
+        "application/vnd.oci.image.manifest.v1+json" => "OCI manifest",
+        "application/vnd.docker.distribution.manifest.v2+json" => "Docker manifest",
+        other => other,
+    }
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]

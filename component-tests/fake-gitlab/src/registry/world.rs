@@ -151,15 +151,43 @@ impl World {
     }
 }
 
+/// Uploads each blob and child manifest of a repository once, however many images share it.
+/// Two concurrent uploads of one blob race in distribution: committing it rewrites the
+/// repository's link file in place (truncate, then write), and an index being put meanwhile
+/// can read it empty and fail with `MANIFEST_BLOB_UNKNOWN`.
+#[derive(Default)]
+struct Once {
+    keys: std::sync::Mutex<HashMap<String, std::sync::Arc<std::sync::Mutex<bool>>>>,
+}
+
+impl Once {
+    fn run(&self, key: &str, work: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        let cell = self
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let mut done = cell.lock().unwrap_or_else(|e| e.into_inner());
+        if !*done {
+            work()?;
+            *done = true;
+        }
+        Ok(())
+    }
+}
+
 fn push_repository(registry: &Registry, repo: &str, tags: &[WorldTag]) -> Result<(), String> {
     // Images first (several at once), then tags of the same image, then referrers: a
     // referrer's name and `subject` need its subject's digest.
+    let once = Once::default();
     let images: Vec<&WorldTag> = tags
         .iter()
         .filter(|t| t.signs.is_none() && t.same_as.is_none())
         .collect();
     let mut pushed: HashMap<String, Subject> = parallel(&images, |tag| {
-        push_tag(registry, repo, tag, &HashMap::new())
+        push_tag(registry, repo, tag, &HashMap::new(), &once)
     })?
     .into_iter()
     .collect();
@@ -191,7 +219,9 @@ fn push_repository(registry: &Registry, repo: &str, tags: &[WorldTag]) -> Result
         pushed.insert(tag.name.clone(), subject);
     }
     let referrers: Vec<&WorldTag> = tags.iter().filter(|t| t.signs.is_some()).collect();
-    parallel(&referrers, |tag| push_tag(registry, repo, tag, &pushed))?;
+    parallel(&referrers, |tag| {
+        push_tag(registry, repo, tag, &pushed, &once)
+    })?;
     Ok(())
 }
 
@@ -228,6 +258,7 @@ fn push_tag(
     repo: &str,
     tag: &WorldTag,
     subjects: &HashMap<String, Subject>,
+    once: &Once,
 ) -> Result<(String, Subject), String> {
     let mut spec = tag.spec.clone();
     let mut name = tag.name.clone();
@@ -252,7 +283,7 @@ fn push_tag(
         spec.subject = Some(subject);
     }
     let built = images::build(&spec);
-    push_built(registry, repo, &built)?;
+    push_built(registry, repo, &built, once)?;
     registry.client().put_manifest(
         &registry.signer,
         repo,
@@ -275,21 +306,33 @@ fn push_tag(
 }
 
 /// Blobs, then the platform manifests (by digest), of one manifest.
-fn push_built(registry: &Registry, repo: &str, built: &images::Built) -> Result<(), String> {
+fn push_built(
+    registry: &Registry,
+    repo: &str,
+    built: &images::Built,
+    once: &Once,
+) -> Result<(), String> {
     for child in &built.children {
-        push_built(registry, repo, child)?;
-        registry.client().put_manifest(
-            &registry.signer,
-            repo,
-            &child.digest,
-            &child.media_type,
-            &child.body,
-        )?;
+        push_built(registry, repo, child, once)?;
+        once.run(&child.digest, || {
+            registry
+                .client()
+                .put_manifest(
+                    &registry.signer,
+                    repo,
+                    &child.digest,
+                    &child.media_type,
+                    &child.body,
+                )
+                .map(drop)
+        })?;
     }
     for blob in &built.blobs {
-        registry
-            .client()
-            .upload_blob(&registry.signer, repo, &blob.digest, &blob.data)?;
+        once.run(&blob.digest, || {
+            registry
+                .client()
+                .upload_blob(&registry.signer, repo, &blob.digest, &blob.data)
+        })?;
     }
     Ok(())
 }
