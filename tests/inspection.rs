@@ -530,12 +530,33 @@ fn a_protected_tag_is_never_planned_for_deletion() {
     }
 }
 
+/// registry-gc's own registry client, logged in with the demo token to the fake's registry.
+fn connect(fake: &FakeGitlab, concurrency: usize) -> registry_gc::registry::Registry {
+    let login = registry_gc::config::RegistryLogin {
+        user: "registry-gc".into(),
+        password: TOKEN.into(),
+        password_variable: "API_TOKEN",
+    };
+    let url = reqwest::Url::parse(&fake.registry_url().unwrap()).unwrap();
+    let api = reqwest::Url::parse(&fake.api_url()).unwrap();
+    let http = registry_gc::http::client(None, concurrency).unwrap();
+    registry_gc::registry::Registry::connect(
+        &url,
+        &api,
+        &login,
+        http,
+        concurrency,
+        Default::default(),
+    )
+    .expect("logs in to the fake's registry")
+}
+
 /// GitLab's registry tokens last 5 minutes; here 2 seconds. A read that finds its token
 /// expired renews it once, for every repository that shared it, however many reads found it
 /// expired at the same time.
 #[test]
 fn an_expired_registry_token_is_renewed_once() {
-    use registry_gc::registry::{Fetched, Registry};
+    use registry_gc::registry::Fetched;
     let fixture = json!({
         "tokens": [{"token": TOKEN, "scopes": ["api"]}],
         "registry": "legacy",
@@ -546,15 +567,7 @@ fn an_expired_registry_token_is_renewed_once() {
         ]}]
     });
     let fake = start(Fixture::from_json(&fixture.to_string()).unwrap());
-    let login = registry_gc::config::RegistryLogin {
-        user: "registry-gc".into(),
-        password: TOKEN.into(),
-        password_variable: "API_TOKEN",
-    };
-    let url = reqwest::Url::parse(&fake.registry_url().unwrap()).unwrap();
-    let api = reqwest::Url::parse(&fake.api_url()).unwrap();
-    let http = registry_gc::http::client(None, 4).unwrap();
-    let registry = Registry::connect(&url, &api, &login, http, 4, Default::default()).unwrap();
+    let registry = connect(&fake, 4);
     registry.authorize(&["g/p/app", "g/p/web"]).unwrap();
     let read = |repo: &str, tag: &str| match registry.manifest(repo, tag).unwrap() {
         Fetched::Found { .. } => (),
@@ -590,7 +603,7 @@ fn an_expired_registry_token_is_renewed_once() {
 /// fake's fixtures push, read with registry-gc's own client and classified from the bytes.
 #[test]
 fn every_kind_the_registry_serves_is_classified_from_its_bytes() {
-    use registry_gc::registry::{kind, Fetched, Kind, Registry};
+    use registry_gc::registry::{kind, Fetched, Kind};
     let expected = [
         ("image", Some(Kind::Image)),
         ("index", Some(Kind::Index)),
@@ -611,15 +624,7 @@ fn every_kind_the_registry_serves_is_classified_from_its_bytes() {
     }
     tags.push(json!({"name": "t-artifact", "kind": "artifact", "signs": "t-image"}));
     let fake = world(RegistryMode::Legacy, json!(tags), json!([]));
-    let login = registry_gc::config::RegistryLogin {
-        user: "registry-gc".into(),
-        password: TOKEN.into(),
-        password_variable: "API_TOKEN",
-    };
-    let url = reqwest::Url::parse(&fake.registry_url().unwrap()).unwrap();
-    let api = reqwest::Url::parse(&fake.api_url()).unwrap();
-    let http = registry_gc::http::client(None, 2).unwrap();
-    let registry = Registry::connect(&url, &api, &login, http, 2, Default::default()).unwrap();
+    let registry = connect(&fake, 2);
     let classify = |tag: &str| match registry.manifest("g/p/app", tag).unwrap() {
         Fetched::Found {
             media_type, body, ..
