@@ -112,6 +112,7 @@ pub fn gather(
     let lock = || state.lock().expect("a worker panicked");
     let known = Known {
         rules,
+        graphql: matches!(backend, Backend::Graphql { .. }),
         links: &links,
         projects: &projects,
         roles: &roles,
@@ -345,6 +346,8 @@ struct RefsListing {
 /// What is known before anything is gathered, shared by every worker.
 struct Known<'a> {
     rules: &'a RuleSettings,
+    /// The listings are GraphQL's, with details (REST lists names only).
+    graphql: bool,
     links: &'a Links,
     projects: &'a Projects,
     roles: &'a [Role],
@@ -478,14 +481,27 @@ impl Gathering {
         // `need`: the decision depends on the details. Details a tag does not need are not
         // kept even when GraphQL listed them, so both backends decide on the same facts. A
         // repository read only as a counterpart decides nothing, so needs nothing.
+        //
+        // A tag the listing says this token may not delete is `protected` before any rule that
+        // reads details. A tag GraphQL lists without a digest is one GitLab cannot show; REST's
+        // 404 would say no more where the registry is read, or where the listing's media types
+        // show GitLab's metadata database (a 404 proves nothing there): it is taken as that.
         let decided = known.roles[r] == Role::Decided;
+        let rest_says_more = !(rules.evidence == rules::Evidence::Inspected || self.media_types[r]);
         let mut listed = std::mem::take(&mut self.details[r]).into_iter();
+        let protected = &self.protected[r];
         let (need, details): (Vec<bool>, Vec<Details>) = names
             .iter()
-            .map(|name| {
-                let need =
-                    decided && rules::needs_details(rules, name, hint.hint(name), ref_hint(name));
-                let listed = listed.next().unwrap_or(Details::NotFetched);
+            .enumerate()
+            .map(|(t, name)| {
+                let protected = protected.get(t).is_some_and(Option::is_some);
+                let need = decided
+                    && !protected
+                    && rules::needs_details(rules, name, hint.hint(name), ref_hint(name));
+                let listed = match listed.next().unwrap_or(Details::NotFetched) {
+                    Details::NotFetched if known.graphql && !rest_says_more => Details::Missing,
+                    listed => listed,
+                };
                 (need, if need { listed } else { Details::NotFetched })
             })
             .unzip();

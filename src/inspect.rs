@@ -41,7 +41,8 @@ pub fn inspect(
     progress: &Progress,
 ) -> Inspections {
     let mut count = Inspections::default();
-    let kinds = work(facts, |repo, tag| needs_kind(rules, repo, tag));
+    let database = registry.identity.database;
+    let kinds = work(facts, |repo, tag| needs_kind(rules, database, repo, tag));
     read(
         registry,
         facts,
@@ -64,7 +65,7 @@ pub fn inspect(
         progress,
         "digests",
         |repo, tag| match registry.digest(&repo.repo.path, &tag.name) {
-            Ok(Some(d)) => Inspected::Digest(Digest::from(d)),
+            Ok(Some(d)) => Inspected::Digest(Box::new(Digest::from(d))),
             Ok(None) => Inspected::Read(Box::new(missing(
                 String::new(),
                 "the registry has no manifest for it",
@@ -151,16 +152,22 @@ fn is_cache_repository(rules: &RuleSettings, repo: &RepoFacts) -> bool {
         )
 }
 
-/// Whether the decision of `tag` depends on what the registry holds for it.
-fn needs_kind(rules: &RuleSettings, repo: &RepoFacts, tag: &TagFacts) -> bool {
+/// Whether the decision of `tag` depends on what the registry holds for it. `database`: the
+/// registry says it has GitLab's metadata database.
+fn needs_kind(rules: &RuleSettings, database: bool, repo: &RepoFacts, tag: &TagFacts) -> bool {
     if rules.keep.is_match(&tag.name) || kind::subject_by_name(&tag.name).is_some() {
         return false;
     }
     match &tag.details {
         Details::Missing | Details::Unavailable(_) => true,
         Details::Found(info) if info.created_at.is_none() && info.size.is_none() => true,
-        // GitLab's database dates every tag, so a date does not tell a cache from an image.
-        Details::Found(info) => info.created_at.is_some() && is_cache_repository(rules, repo),
+        // GitLab's database dates every tag (its push), so a date does not tell a cache from an
+        // image there; without it the date is the image config's, which no cache has.
+        Details::Found(info) => {
+            info.created_at.is_some()
+                && (database || repo.metadata_database)
+                && is_cache_repository(rules, repo)
+        }
         Details::NotFetched | Details::Failed(_) => false,
     }
 }

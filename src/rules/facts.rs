@@ -53,11 +53,12 @@ pub enum Inspected {
     #[default]
     No,
     /// Only the digest it serves for the tag (a repository with referrers needs every
-    /// tag's, to find their subjects).
-    Digest(Digest),
+    /// tag's, to find their subjects). Boxed: every tag holds an `Inspected`, few a digest.
+    Digest(Box<Digest>),
     Read(Box<Inspection>),
-    /// The registry could not be read for it: nothing is concluded, the tag is kept.
-    Failed(Box<str>),
+    /// The registry could not be read for it: nothing is concluded, the tag is kept. (A thin
+    /// box, for the same reason.)
+    Failed(Box<String>),
 }
 
 /// A manifest as the registry serves it, reduced to what the rules and reports use.
@@ -89,7 +90,7 @@ impl Inspected {
     /// The digest the registry serves for the tag, if it was asked.
     pub fn digest(&self) -> Option<&Digest> {
         match self {
-            Inspected::Digest(d) => Some(d),
+            Inspected::Digest(d) => Some(&**d),
             Inspected::Read(i) if i.kind != crate::registry::Kind::Missing => Some(&i.digest),
             _ => None,
         }

@@ -296,7 +296,7 @@ fn referrer(
     let keep = |reason| Decision::keep(RuleId::Referrer, reason);
     if !rules.delete_orphan_referrers {
         return keep(Reason::SubjectUnchecked {
-            subject,
+            subject: Box::new(subject),
             why: "GC_DELETE_ORPHAN_REFERRERS=false".into(),
         });
     }
@@ -322,7 +322,7 @@ fn referrer(
             }
         };
         return keep(Reason::SubjectUnchecked {
-            subject,
+            subject: Box::new(subject),
             why: why.into(),
         });
     }
@@ -330,15 +330,22 @@ fn referrer(
         .filter(|(t, _)| t.inspected.digest() == Some(&subject))
         .collect();
     if pointing.iter().any(|(_, d)| d.action == Action::Keep) {
-        return keep(Reason::SubjectKept { subject });
+        return keep(Reason::SubjectKept {
+            subject: Box::new(subject),
+        });
     }
     if pointing.is_empty() {
-        return Decision::delete(RuleId::OrphanReferrer, Reason::SubjectGone { subject });
+        return Decision::delete(
+            RuleId::OrphanReferrer,
+            Reason::SubjectGone {
+                subject: Box::new(subject),
+            },
+        );
     }
     Decision::delete(
         RuleId::OrphanReferrer,
         Reason::SubjectDeleted {
-            subject,
+            subject: Box::new(subject),
             tags: pointing
                 .iter()
                 .map(|(t, _)| t.name.as_str().into())
@@ -448,7 +455,7 @@ impl Repository<'_> {
             (_, Inspected::Failed(error)) => {
                 return Decided(Decision::keep(
                     RuleId::Error,
-                    Reason::InspectionFailed(error.clone()),
+                    Reason::InspectionFailed(error.as_str().into()),
                 ))
             }
             (Details::Unavailable(error), _) if inspection.is_none() => {

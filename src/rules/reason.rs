@@ -28,21 +28,23 @@ pub enum Reason {
     /// the registry not read: why.
     NotEvidence(Arc<str>),
     /// A signature, attestation or SBOM whose subject is the digest of tags this run keeps.
+    /// (Subjects are boxed: few tags are referrers, and a digest inline would double the size
+    /// of every reason.)
     SubjectKept {
-        subject: super::Digest,
+        subject: Box<super::Digest>,
     },
     /// Whose subject's every tag this run deletes: those tags.
     SubjectDeleted {
-        subject: super::Digest,
+        subject: Box<super::Digest>,
         tags: Box<[Box<str>]>,
     },
     /// Whose subject no tag points at.
     SubjectGone {
-        subject: super::Digest,
+        subject: Box<super::Digest>,
     },
     /// Whose subject cannot be looked for: why.
     SubjectUnchecked {
-        subject: super::Digest,
+        subject: Box<super::Digest>,
         why: Arc<str>,
     },
     /// The counterpart repository's path.
@@ -159,7 +161,7 @@ impl fmt::Display for ReasonText<'_> {
             Reason::Missing(why) => write!(f, "{why}"),
             Reason::NotEvidence(why) => write!(
                 f,
-                "tag details return 404, which proves nothing with GitLab's metadata database, and the registry was not read ({why})"
+                "GitLab cannot show its manifest (details 404 or no digest), which proves nothing with GitLab's metadata database, and the registry was not read ({why})"
             ),
             Reason::SubjectKept { subject } => {
                 write!(f, "describes {}, which a kept tag points at", short(subject))
