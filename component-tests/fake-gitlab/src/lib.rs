@@ -366,6 +366,12 @@ impl FakeGitlab {
             .map(|r| r.config_path())
     }
 
+    /// Stops the registry (if any) and removes its storage now, rather than when the last
+    /// connection lets go of the state: for a process about to exit.
+    pub fn stop_registry(&self) {
+        drop(self.shared.state().registry.take());
+    }
+
     /// `${base_url}/jwt/auth`, the registry's token realm.
     pub fn realm_url(&self) -> String {
         format!("{}{REALM_PATH}", self.base_url())

@@ -85,6 +85,9 @@ fn run() -> Result<(), String> {
     }
     faults.validate()?;
 
+    // Before any thread starts, so that each inherits the mask and the main thread alone takes
+    // them (a registry the fake started inherits none: std clears the mask when it spawns).
+    let stop_signals = signals::block_termination();
     let server =
         FakeGitlab::start_on(fixture, &addr).map_err(|e| format!("cannot serve on {addr}: {e}"))?;
     server.set_faults(faults);
@@ -100,7 +103,50 @@ fn run() -> Result<(), String> {
     println!("fake-gitlab listening on {url}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    loop {
-        std::thread::park();
+    // SIGTERM or SIGINT (a script stopping the fake): stop the registry and remove its
+    // storage, which a default-action death would leave behind under /dev/shm.
+    let signal = signals::wait(&stop_signals);
+    server.stop_registry();
+    drop(server);
+    eprintln!("fake-gitlab: stopped by signal {signal}");
+    Ok(())
+}
+
+/// The termination signals, taken synchronously (`sigwait`) rather than by a handler.
+mod signals {
+    /// `sigset_t` as glibc and musl lay it out on Linux: 1024 bits.
+    #[repr(C)]
+    pub struct SigSet([u64; 16]);
+
+    extern "C" {
+        fn sigemptyset(set: *mut SigSet) -> i32;
+        fn sigaddset(set: *mut SigSet, signal: i32) -> i32;
+        fn pthread_sigmask(how: i32, set: *const SigSet, old: *mut SigSet) -> i32;
+        fn sigwait(set: *const SigSet, signal: *mut i32) -> i32;
+    }
+    const SIG_BLOCK: i32 = 0;
+    const SIGINT: i32 = 2;
+    const SIGTERM: i32 = 15;
+
+    /// Blocks SIGINT and SIGTERM in the calling thread (and the threads it starts next).
+    pub fn block_termination() -> SigSet {
+        let mut set = SigSet([0; 16]);
+        // SAFETY: `set` is a valid, initialised sigset_t; the calls only read and write it
+        // and this thread's signal mask.
+        unsafe {
+            sigemptyset(&mut set);
+            sigaddset(&mut set, SIGINT);
+            sigaddset(&mut set, SIGTERM);
+            pthread_sigmask(SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        set
+    }
+
+    /// Waits for one of the signals of `set`, which must be blocked.
+    pub fn wait(set: &SigSet) -> i32 {
+        let mut signal = 0;
+        // SAFETY: `set` is a valid sigset_t and `signal` a valid out-pointer.
+        unsafe { sigwait(set, &mut signal) };
+        signal
     }
 }
