@@ -28,8 +28,9 @@ ENDPOINTS = [
     ("tag lists", "GET /projects/:id/registry/repositories/:repository_id/tags"),
     ("details", "GET /projects/:id/registry/repositories/:repository_id/tags/:tag_name"),
     ("deletes", "DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name"),
+    ("rules", "GET /projects/:id/registry/protection/tag/rules"),
 ]
-FLOOR_KEYS = ["repository_pages", "tag_pages", "details", "deletes"]
+FLOOR_KEYS = ["repository_pages", "tag_pages", "details", "deletes", "protection_rules"]
 GRAPHQL_ENDPOINTS = [
     ("probe", "POST /api/graphql (registryGcProbe)"),
     ("repos", "GET /groups/:id/registry/repositories"),
@@ -40,7 +41,8 @@ GRAPHQL_ENDPOINTS = [
 ]
 GRAPHQL_FLOOR_KEYS = ["probe", "repository_pages", "tag_pages", "details", "delete_calls",
                       "deletes"]
-# The backends compared: the same decisions (ages from build times on both), different requests.
+# The backends compared, with the same ages (build times on both). Their decisions differ on
+# broken tags only: model.floor() says how.
 APIS = {
     "rest": {"GC_API": "rest"},
     "graphql": {"GC_API": "graphql", "GC_AGE_FROM": "created"},
@@ -61,6 +63,15 @@ RESULTS = []  # (target, holds, detail)
 def check(target, holds, detail):
     RESULTS.append((target, holds, detail))
     print(f"  {'HOLDS' if holds else 'FAILS'}  {target}: {detail}", flush=True)
+
+
+def report_targets(suffix=""):
+    """Prints every target checked, and returns the exit status: 1 if one fails."""
+    failed = [r for r in RESULTS if not r[1]]
+    print(f"\n== targets: {len(RESULTS) - len(failed)} hold, {len(failed)} fail{suffix}")
+    for target, holds, detail in RESULTS:
+        print(f"  {'HOLDS' if holds else 'FAILS'}  {target}: {detail}")
+    return 1 if failed else 0
 
 
 class Fake:
@@ -370,7 +381,8 @@ def bench_startup(args, runs=21):
 def table(rows, args):
     print(f"\n== summary (latency {args.latency_ms} ms, fake service time {args.service_ms:.2f} ms, "
           f"GC_CONCURRENCY={args.concurrency}, defaults, GC_DRY_RUN=false, group scope)")
-    head = ("| tags | repos | repo pages | tag pages | details | deletes | requests | REST floor "
+    head = ("| tags | repos | repo pages | tag pages | details | deletes | protection rules "
+            "| requests | REST floor "
             "| wall s | latency floor s | wall/floor | wall/fake floor | tags/s | peak RSS MB "
             "| CPU gc s | CPU fake s |")
     print(head)
@@ -378,7 +390,8 @@ def table(rows, args):
     for r in rows:
         e = r["by_endpoint"]
         ratio = (lambda floor: f"{r['wall'] / floor:.3f}" if floor else "-")
-        print(f"| {r['tags']} | {r['repos']} | {e[0]} | {e[1]} | {e[2]} | {e[3]} | {r['total']} | "
+        print(f"| {r['tags']} | {r['repos']} | {e[0]} | {e[1]} | {e[2]} | {e[3]} | {e[4]} | "
+              f"{r['total']} | "
               f"{r['floor']} | {r['wall']:.2f} | {r['latency_floor']:.2f} | "
               f"{ratio(r['latency_floor'])} | {ratio(r['fake_floor'])} | "
               f"{r['tags_per_s']:.0f} | "
@@ -458,12 +471,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(args.tmp, ignore_errors=True)
-    failed = [r for r in RESULTS if not r[1]]
-    print(f"\n== targets: {len(RESULTS) - len(failed)} hold, {len(failed)} fail "
-          f"({time.monotonic() - began:.0f}s)")
-    for target, holds, detail in RESULTS:
-        print(f"  {'HOLDS' if holds else 'FAILS'}  {target}: {detail}")
-    return 1 if failed else 0
+    return report_targets(f" ({time.monotonic() - began:.0f}s)")
 
 
 if __name__ == "__main__":

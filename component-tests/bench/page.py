@@ -114,11 +114,7 @@ def main():
         print(f"| {r['tags']} | {r['raw']} | {r['raw'] / r['tags']:.1f} | {r['deflated']} | "
               f"{r['deflated'] / r['tags']:.1f} | {r['open_ms']:.0f} | {r['filter_ms']} | "
               f"{r['sort_ms']} |")
-    failed = [r for r in bench.RESULTS if not r[1]]
-    print(f"\n== targets: {len(bench.RESULTS) - len(failed)} hold, {len(failed)} fail")
-    for target, holds, detail in bench.RESULTS:
-        print(f"  {'HOLDS' if holds else 'FAILS'}  {target}: {detail}")
-    return 1 if failed else 0
+    return bench.report_targets()
 
 
 if __name__ == "__main__":
