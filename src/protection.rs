@@ -106,42 +106,77 @@ impl Rules {
 }
 
 /// Reads the rules of every project with decided repositories whose tags the listing did not
-/// already say about, and marks the tags they protect. Returns each project's rules' state,
-/// for the log.
+/// already say about, and marks the tags they protect. Returns, per project, why its rules are
+/// unknown (for the log), if they are.
+///
+/// Each worker compiles one project's rules, matches that project's tags and drops them: the
+/// facts of every repository are alive here, so every project's compiled rules at once would
+/// add to the run's peak memory (about 3 MB for 667 projects of two rules, BENCHMARKS.md).
 pub fn apply_rules(
     client: &Client,
     facts: &mut [RepoFacts],
     concurrency: usize,
-) -> Vec<(u64, Rules)> {
-    let mut projects: Vec<u64> = facts
-        .iter()
-        .filter(|f| f.role == Role::Decided && f.tags.as_ref().is_ok_and(|t| !t.is_empty()))
-        .map(|f| f.repo.project_id)
-        .collect();
-    projects.sort_unstable();
-    projects.dedup();
-    let rules: Vec<Rules> = crate::pool::map(&projects, concurrency, |&project| {
-        match client.list_tag_protection_rules(project) {
-            Ok(Some(rules)) => compile(&rules),
-            Ok(None) => Rules::Unknown(
-                "the rules cannot be read here (GitLab before 18.7, or a role below Maintainer)"
-                    .into(),
-            ),
-            Err(e) => Rules::Unknown(e.to_string()),
-        }
-    });
-    let by_project: HashMap<u64, &Rules> = projects.iter().copied().zip(rules.iter()).collect();
-    for f in facts.iter_mut() {
-        let Some(rules) = by_project.get(&f.repo.project_id) else {
-            continue;
-        };
-        if let Ok(tags) = &mut f.tags {
-            for tag in tags.iter_mut().filter(|t| t.protected.is_none()) {
-                tag.protected = rules.protecting(&tag.name).map(Arc::from);
-            }
+) -> Vec<(u64, Option<String>)> {
+    let mut repos_of: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (r, f) in facts.iter().enumerate() {
+        if f.role == Role::Decided && f.tags.as_ref().is_ok_and(|t| !t.is_empty()) {
+            repos_of.entry(f.repo.project_id).or_default().push(r);
         }
     }
-    projects.into_iter().zip(rules).collect()
+    let mut projects: Vec<u64> = repos_of.keys().copied().collect();
+    projects.sort_unstable();
+    let results: Vec<Matched> = {
+        let facts: &[RepoFacts] = facts;
+        crate::pool::map(&projects, concurrency, |project| {
+            let rules = match client.list_tag_protection_rules(*project) {
+                Ok(Some(rules)) => compile(&rules),
+                Ok(None) => Rules::Unknown(
+                    "the rules cannot be read here (GitLab before 18.7, or a role below Maintainer)"
+                        .into(),
+                ),
+                Err(e) => Rules::Unknown(e.to_string()),
+            };
+            if let Rules::Unknown(why) = rules {
+                return Matched {
+                    unknown: Some(why),
+                    protected: Vec::new(),
+                };
+            }
+            let mut protected = Vec::new();
+            for &r in &repos_of[project] {
+                let Ok(tags) = &facts[r].tags else { continue };
+                for (t, tag) in tags.iter().enumerate() {
+                    if tag.protected.is_none() {
+                        if let Some(why) = rules.protecting(&tag.name) {
+                            protected.push((r, t, Arc::from(why)));
+                        }
+                    }
+                }
+            }
+            Matched {
+                unknown: None,
+                protected,
+            }
+        })
+    };
+    let mut unknown = Vec::with_capacity(projects.len());
+    for (project, matched) in projects.into_iter().zip(results) {
+        for (r, t, reason) in matched.protected {
+            if let Ok(tags) = &mut facts[r].tags {
+                tags[t].protected = Some(reason);
+            }
+        }
+        unknown.push((project, matched.unknown));
+    }
+    unknown
+}
+
+/// One project's rules matched against its tags.
+struct Matched {
+    /// Why the rules are unknown, if they are.
+    unknown: Option<String>,
+    /// `(repository, tag, why)` of each tag a rule protects.
+    protected: Vec<(usize, usize, Arc<str>)>,
 }
 
 impl Client {

@@ -419,10 +419,10 @@ impl Steps<'_> {
             .iter()
             .map(|f| (f.repo.project_id, f.repo.project_path.clone()))
             .collect();
-        for (project, rules) in
+        for (project, unknown) in
             crate::protection::apply_rules(self.client, facts, self.config.concurrency)
         {
-            if let crate::protection::Rules::Unknown(why) = rules {
+            if let Some(why) = unknown {
                 let path = paths.get(&project).map_or("?", String::as_str);
                 self.log.text(&format!(
                     "protection   {path}  rules unknown ({why}): GitLab's answer to a DELETE decides"
