@@ -195,7 +195,7 @@ pub fn gather(
                 names
                     .into_iter()
                     .map(|name| TagFacts {
-                        name,
+                        name: name.into_boxed_str(),
                         details: details.next().unwrap_or(Details::NotFetched),
                         inspected: Default::default(),
                         protected: protected.next().flatten(),

@@ -100,8 +100,7 @@ pub fn plan(
         } = facts[i].take().expect("each repository once");
         if role == Role::CounterpartOnly {
             if let Ok(tags) = tags {
-                let names =
-                    read[i].get_or_init(|| tags.into_iter().map(|t| t.name.into()).collect());
+                let names = read[i].get_or_init(|| tags.into_iter().map(|t| t.name).collect());
                 if is_counterpart[i] {
                     names_of[i] = Some((names.iter().map(|n| &**n).collect(), HashSet::new()));
                 }
@@ -159,7 +158,7 @@ pub fn plan(
                     Inspected::Read(i) => Some(i),
                     _ => None,
                 },
-                name: t.name.into_boxed_str(),
+                name: t.name,
                 decision,
             })
             .collect();

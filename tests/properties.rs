@@ -397,7 +397,7 @@ proptest! {
                 match &counterpart {
                     Counterpart::Missing { .. } => prop_assert!(d.depends_on().is_none()),
                     Counterpart::Present { tags: t, deleted: del, .. } => {
-                        let name = tag.name.as_str();
+                        let name = &*tag.name;
                         prop_assert!(!t.contains(name) || del.contains(name));
                         prop_assert_eq!(d.depends_on().is_some(), t.contains(name));
                     }
@@ -410,7 +410,7 @@ proptest! {
             // the age rules) are all kept.
             let mut candidates: Vec<(Timestamp, &str, &Decision)> = tags.iter().zip(&out)
                 .filter(|(_, d)| matches!(d.rule, RuleId::KeepN | RuleId::OlderThan | RuleId::Default))
-                .filter_map(|(t, d)| t.details.info().and_then(|i| i.age(rules.age_from)).map(|(c, _)| (c, t.name.as_str(), d)))
+                .filter_map(|(t, d)| t.details.info().and_then(|i| i.age(rules.age_from)).map(|(c, _)| (c, &*t.name, d)))
                 .collect();
             candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
             for (_, name, d) in candidates.iter().take(n) {
@@ -446,7 +446,7 @@ proptest! {
             .flat_map(|(f, t)| t.iter().map(move |t| (format!("{}:{}", f.repo.path, t.name), t.clone())))
             .collect();
         let listed: HashMap<String, Option<HashSet<String>>> = facts.iter()
-            .map(|f| (f.repo.path.clone(), f.tags.as_ref().ok().map(|t| t.iter().map(|t| t.name.clone()).collect())))
+            .map(|f| (f.repo.path.clone(), f.tags.as_ref().ok().map(|t| t.iter().map(|t| t.name.to_string()).collect())))
             .collect();
         let plan = plan::plan(&rules, now(), clone_facts(&facts), &unknown);
 
@@ -788,7 +788,7 @@ proptest! {
             },
         };
         let facts: Vec<TagFacts> = tags.iter().map(|(name, age, broken)| TagFacts {
-            name: name.clone(),
+            name: name.as_str().into(),
             details: if *broken { Details::Missing } else {
                 Details::Found(TagInfo { created_at: age.map(|a| hours_ago(a).into()), published_at: None, digest: None, size: None })
             },
@@ -1259,7 +1259,7 @@ proptest! {
             evidence: Default::default(),
         };
         let tags: Vec<TagFacts> = names.iter().enumerate().map(|(i, n)| TagFacts {
-            name: n.clone(),
+            name: n.as_str().into(),
             details: match i % 3 {
                 0 => Details::Missing,
                 1 => Details::Failed(format!("GET /x/{n}: 500 {n}")),

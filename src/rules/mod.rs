@@ -346,10 +346,7 @@ fn referrer(
         RuleId::OrphanReferrer,
         Reason::SubjectDeleted {
             subject: Box::new(subject),
-            tags: pointing
-                .iter()
-                .map(|(t, _)| t.name.as_str().into())
-                .collect(),
+            tags: pointing.iter().map(|(t, _)| t.name.clone()).collect(),
         },
     )
 }

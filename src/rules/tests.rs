@@ -825,6 +825,6 @@ fn a_protected_tag_is_kept_before_any_deleting_rule() {
 fn what_every_tag_holds_stays_small() {
     assert!(std::mem::size_of::<Reason>() <= 32);
     assert!(std::mem::size_of::<Inspected>() <= 16);
-    assert!(std::mem::size_of::<TagFacts>() <= 136);
+    assert!(std::mem::size_of::<TagFacts>() <= 128);
     assert!(std::mem::size_of::<crate::plan::PlannedTag>() <= 144);
 }
