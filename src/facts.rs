@@ -20,6 +20,11 @@
 //! ([`rules::names_ref`]); a repository whose details requests depend on them (where the rules
 //! need a tag's age only if its ref is gone) waits for them, the others do not.
 //!
+//! Over REST (and GraphQL without `userPermissions`) a project's tag protection rules are read
+//! on the same queue, once per project with a tag listed, before its details: a tag a rule
+//! protects is kept whatever its details say, so its details are not read. Each project's
+//! compiled rules live only until its last repository is listed (compiled regexes are large).
+//!
 //! A repository read only as the counterpart of a cache in scope ([`Role::CounterpartOnly`]: the
 //! repository filters leave it out) is listed and nothing more: its tags are known, none is
 //! decided, so none of its details is ever needed.
@@ -67,6 +72,13 @@ pub struct Repositories {
     pub counterparts_only: Vec<Repo>,
 }
 
+/// What gathering found: every repository's facts, and the projects whose protection rules
+/// could not be read (why), for the log: GitLab's answer to a DELETE decides there.
+pub struct Gathered {
+    pub facts: Vec<RepoFacts>,
+    pub protection_unknown: Vec<(u64, String)>,
+}
+
 /// `unknown` holds repository paths that exist but are not examined (e.g. being deleted): a
 /// cache whose counterpart is one of them is never judged orphaned.
 pub fn gather(
@@ -77,7 +89,7 @@ pub fn gather(
     unknown: &HashSet<String>,
     concurrency: usize,
     progress: &Progress,
-) -> Vec<RepoFacts> {
+) -> Gathered {
     let roles: Vec<Role> = repositories
         .decided
         .iter()
@@ -105,6 +117,13 @@ pub fn gather(
         refs: (0..projects.ids.len())
             .map(|_| RefsListing::default())
             .collect(),
+        rules: (0..projects.ids.len())
+            .map(|p| RulesListing {
+                unlisted: projects.of.iter().filter(|&&of| of == Some(p)).count(),
+                ..RulesListing::default()
+            })
+            .collect(),
+        protection_unknown: Vec::new(),
         listed: 0,
         needed: 0,
         fetched: 0,
@@ -113,6 +132,13 @@ pub fn gather(
     let known = Known {
         rules,
         graphql: matches!(backend, Backend::Graphql { .. }),
+        read_rules: !matches!(
+            backend,
+            Backend::Graphql {
+                permissions: true,
+                ..
+            }
+        ),
         links: &links,
         projects: &projects,
         roles: &roles,
@@ -145,7 +171,25 @@ pub fn gather(
                 queue.push_first(Task::Branches(p));
                 queue.push_first(Task::MergeRequests(p));
             }
+            if let Some(p) = s.rules_to_request(r, &known) {
+                queue.push_first(Task::ProtectionRules(p));
+            }
+            s.rules_listed(r, &known);
             s.settle(r, &known, &mut |r, t| queue.push(Task::Details(r, t)));
+        }
+        Task::ProtectionRules(p) => {
+            let rules = match client.list_tag_protection_rules(projects.ids[p]) {
+                Ok(Some(rules)) => crate::protection::compile(&rules),
+                Ok(None) => crate::protection::Rules::Unknown(
+                    "the rules cannot be read here (GitLab before 18.7, or a role below Maintainer)"
+                        .into(),
+                ),
+                Err(e) => crate::protection::Rules::Unknown(e.to_string()),
+            };
+            let mut s = lock();
+            s.rules_arrived(p, rules, &known, &mut |r, t| {
+                queue.push(Task::Details(r, t))
+            });
         }
         Task::Branches(p) => {
             let listed = read_whole(|| client.list_branches(projects.ids[p]));
@@ -174,6 +218,7 @@ pub fn gather(
     });
 
     let state = state.into_inner().expect("a worker panicked");
+    let protection_unknown = state.protection_unknown;
     let mut details = state.details;
     let mut protected = state.protected;
     let media_types = state.media_types;
@@ -182,7 +227,7 @@ pub fn gather(
         .into_iter()
         .map(|listing| listing.refs.unwrap_or_default())
         .collect();
-    repos
+    let facts = repos
         .into_iter()
         .zip(listings)
         .enumerate()
@@ -211,7 +256,11 @@ pub fn gather(
                 metadata_database: media_types[r],
             }
         })
-        .collect()
+        .collect();
+    Gathered {
+        facts,
+        protection_unknown,
+    }
 }
 
 /// A listing read to the end, read once more if it changed while it was read (offset
@@ -314,6 +363,7 @@ enum Task {
     /// A project's branches (by index into [`Projects::ids`]).
     Branches(usize),
     MergeRequests(usize),
+    ProtectionRules(usize),
 }
 
 /// What the workers share.
@@ -327,6 +377,9 @@ struct Gathering {
     media_types: Vec<bool>,
     /// Per project: its branches and merge requests.
     refs: Vec<RefsListing>,
+    /// Per project: its tag protection rules.
+    rules: Vec<RulesListing>,
+    protection_unknown: Vec<(u64, String)>,
     listed: usize,
     needed: usize,
     fetched: usize,
@@ -343,11 +396,27 @@ struct RefsListing {
     waiting: Vec<usize>,
 }
 
+/// One project's tag protection rules, from the request to the last repository they are
+/// matched against.
+#[derive(Default)]
+struct RulesListing {
+    requested: bool,
+    /// Arrived (`Unknown` when they cannot be read); dropped once `unlisted` is 0.
+    rules: Option<crate::protection::Rules>,
+    arrived: bool,
+    /// The project's decided repositories whose listing has not been matched yet.
+    unlisted: usize,
+    /// Repositories whose details requests wait for the rules.
+    waiting: Vec<usize>,
+}
+
 /// What is known before anything is gathered, shared by every worker.
 struct Known<'a> {
     rules: &'a RuleSettings,
     /// The listings are GraphQL's, with details (REST lists names only).
     graphql: bool,
+    /// Protection comes from the projects' rules (the listings do not say it).
+    read_rules: bool,
     links: &'a Links,
     projects: &'a Projects,
     roles: &'a [Role],
@@ -396,6 +465,62 @@ impl Gathering {
         }
         self.refs[p].requested = true;
         Some(p)
+    }
+
+    /// The project whose protection rules must now be read, if repository `r`, just listed,
+    /// is the first of its project with a tag.
+    fn rules_to_request(&mut self, r: usize, known: &Known<'_>) -> Option<usize> {
+        let p = known.projects.of[r]?;
+        let listed_tags = matches!(known.listings[r].get(), Some(Ok(names)) if !names.is_empty());
+        if !known.read_rules || self.rules[p].requested || !listed_tags {
+            return None;
+        }
+        self.rules[p].requested = true;
+        Some(p)
+    }
+
+    /// Repository `r` is listed: where its project's rules are in, its protected tags are
+    /// marked; the rules go once no repository of the project is left to match.
+    fn rules_listed(&mut self, r: usize, known: &Known<'_>) {
+        let Some(p) = known.projects.of[r] else {
+            return;
+        };
+        let listing = &mut self.rules[p];
+        listing.unlisted -= 1;
+        if let Some(rules) = &listing.rules {
+            self.protected[r] = protected_by(rules, known.listings[r].get());
+        }
+        if listing.unlisted == 0 {
+            listing.rules = None;
+        }
+    }
+
+    /// Project `p`'s rules are in: the tags of its listed repositories that they protect are
+    /// marked, and the repositories that waited for them are settled.
+    fn rules_arrived(
+        &mut self,
+        p: usize,
+        rules: crate::protection::Rules,
+        known: &Known<'_>,
+        queue: &mut dyn FnMut(usize, usize),
+    ) {
+        if let crate::protection::Rules::Unknown(why) = &rules {
+            self.protection_unknown
+                .push((known.projects.ids[p], why.clone()));
+        }
+        for r in (0..known.listings.len()).filter(|&r| known.projects.of[r] == Some(p)) {
+            if known.listings[r].get().is_some() {
+                self.protected[r] = protected_by(&rules, known.listings[r].get());
+            }
+        }
+        let listing = &mut self.rules[p];
+        listing.arrived = true;
+        if listing.unlisted > 0 {
+            listing.rules = Some(rules);
+        }
+        for r in std::mem::take(&mut listing.waiting) {
+            self.settle(r, known, queue);
+        }
     }
 
     /// One of project `p`'s listings is in; once both are, what they say is known, and the
@@ -457,6 +582,17 @@ impl Gathering {
             Ok(names) => names,
             Err(_) => &[],
         };
+        // Protected tags need no details: a decided repository with tags waits for its
+        // project's rules.
+        if let Some(p) = known.projects.of[r] {
+            let listing = &mut self.rules[p];
+            if listing.requested && !listing.arrived && !names.is_empty() {
+                if !listing.waiting.contains(&r) {
+                    listing.waiting.push(r);
+                }
+                return; // settled when the rules are in
+            }
+        }
         let refs = match known.projects.of[r] {
             Some(p) => match &self.refs[p].refs {
                 Some(refs) => Some(refs),
@@ -517,6 +653,20 @@ impl Gathering {
         for &cache in &known.links.caches[r] {
             self.settle(cache, known, queue);
         }
+    }
+}
+
+/// Per tag of a listing, why `rules` keep this token from deleting it.
+fn protected_by(
+    rules: &crate::protection::Rules,
+    listing: Option<&Listing>,
+) -> Vec<Option<Arc<str>>> {
+    match listing {
+        Some(Ok(names)) => names
+            .iter()
+            .map(|name| rules.protecting(name).map(Arc::from))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

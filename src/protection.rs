@@ -6,15 +6,14 @@
 //! over GraphQL from each tag's `userPermissions { destroyContainerRepositoryTag }` and
 //! `protection` in the listing (no extra request); over REST from the project's rules
 //! (`GET /projects/:id/registry/protection/tag/rules`, GitLab 18.7+, Maintainer, mutable rules
-//! only), one request per project, matched as GitLab matches them: RE2, unanchored
-//! (`Gitlab::UntrustedRegexp#match?`). A matching tag is `protected` without a DELETE attempt,
-//! and a dry run does not list it as would-delete. A 404 (older GitLab) or 403 (below
+//! only), one request per project, read while the tags are gathered (`facts`) and matched as
+//! GitLab matches them: RE2, unanchored (`Gitlab::UntrustedRegexp#match?`). A matching tag is
+//! `protected` without its details or a DELETE attempt, and a dry run does not list it as
+//! would-delete. A 404 (older GitLab) or 403 (below
 //! Maintainer) on the rules means "unknown": GitLab's answer to the DELETE decides.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::facts::{RepoFacts, Role};
 use crate::gitlab::graphql::Tag;
 use crate::gitlab::types::TagRule as ApiRule;
 use crate::gitlab::{ApiError, Client};
@@ -103,80 +102,6 @@ impl Rules {
             rule.delete_level.as_deref().unwrap_or("nobody")
         ))
     }
-}
-
-/// Reads the rules of every project with decided repositories whose tags the listing did not
-/// already say about, and marks the tags they protect. Returns, per project, why its rules are
-/// unknown (for the log), if they are.
-///
-/// Each worker compiles one project's rules, matches that project's tags and drops them: the
-/// facts of every repository are alive here, so every project's compiled rules at once would
-/// add to the run's peak memory (about 3 MB for 667 projects of two rules, BENCHMARKS.md).
-pub fn apply_rules(
-    client: &Client,
-    facts: &mut [RepoFacts],
-    concurrency: usize,
-) -> Vec<(u64, Option<String>)> {
-    let mut repos_of: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (r, f) in facts.iter().enumerate() {
-        if f.role == Role::Decided && f.tags.as_ref().is_ok_and(|t| !t.is_empty()) {
-            repos_of.entry(f.repo.project_id).or_default().push(r);
-        }
-    }
-    let mut projects: Vec<u64> = repos_of.keys().copied().collect();
-    projects.sort_unstable();
-    let results: Vec<Matched> = {
-        let facts: &[RepoFacts] = facts;
-        crate::pool::map(&projects, concurrency, |project| {
-            let rules = match client.list_tag_protection_rules(*project) {
-                Ok(Some(rules)) => compile(&rules),
-                Ok(None) => Rules::Unknown(
-                    "the rules cannot be read here (GitLab before 18.7, or a role below Maintainer)"
-                        .into(),
-                ),
-                Err(e) => Rules::Unknown(e.to_string()),
-            };
-            if let Rules::Unknown(why) = rules {
-                return Matched {
-                    unknown: Some(why),
-                    protected: Vec::new(),
-                };
-            }
-            let mut protected = Vec::new();
-            for &r in &repos_of[project] {
-                let Ok(tags) = &facts[r].tags else { continue };
-                for (t, tag) in tags.iter().enumerate() {
-                    if tag.protected.is_none() {
-                        if let Some(why) = rules.protecting(&tag.name) {
-                            protected.push((r, t, Arc::from(why)));
-                        }
-                    }
-                }
-            }
-            Matched {
-                unknown: None,
-                protected,
-            }
-        })
-    };
-    let mut unknown = Vec::with_capacity(projects.len());
-    for (project, matched) in projects.into_iter().zip(results) {
-        for (r, t, reason) in matched.protected {
-            if let Ok(tags) = &mut facts[r].tags {
-                tags[t].protected = Some(reason);
-            }
-        }
-        unknown.push((project, matched.unknown));
-    }
-    unknown
-}
-
-/// One project's rules matched against its tags.
-struct Matched {
-    /// Why the rules are unknown, if they are.
-    unknown: Option<String>,
-    /// `(repository, tag, why)` of each tag a rule protects.
-    protected: Vec<(usize, usize, Arc<str>)>,
 }
 
 impl Client {

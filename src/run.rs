@@ -363,7 +363,7 @@ impl Steps<'_> {
     /// 2. Facts and 3. the plan. Repositories seen but not examined must never look "missing".
     fn decide(&self, choice: &Choice, in_scope: InScope, notes: &mut Notes) -> Plan {
         let unknown: HashSet<String> = notes.skipped.iter().map(|s| s.what.clone()).collect();
-        let facts = facts::gather(
+        let gathered = facts::gather(
             self.client,
             &choice.backend,
             &self.config.rules,
@@ -375,9 +375,9 @@ impl Steps<'_> {
             self.config.concurrency,
             &self.progress,
         );
+        let mut facts = gathered.facts;
         self.record_gathering_errors(&facts, notes);
-        let mut facts = facts;
-        self.protection_up_front(choice, &mut facts);
+        self.log_unknown_protection(&facts, gathered.protection_unknown);
         if let Some(registry) = &self.registry.registry {
             notes.inspections = inspect::inspect(
                 registry,
@@ -403,31 +403,19 @@ impl Steps<'_> {
         rules
     }
 
-    /// Protected tags known before anything is deleted: over GraphQL the listing said (each tag's
-    /// `userPermissions`); otherwise each project's tag protection rules are read.
-    fn protection_up_front(&self, choice: &Choice, facts: &mut [facts::RepoFacts]) {
-        if matches!(
-            choice.backend,
-            crate::backend::Backend::Graphql {
-                permissions: true,
-                ..
-            }
-        ) {
-            return;
-        }
-        let paths: std::collections::HashMap<u64, String> = facts
+    /// Projects whose tag protection rules could not be read (gathering read them, over REST
+    /// and GraphQL without `userPermissions`, so that protected tags are known up front).
+    fn log_unknown_protection(&self, facts: &[facts::RepoFacts], mut unknown: Vec<(u64, String)>) {
+        unknown.sort();
+        let paths: std::collections::HashMap<u64, &str> = facts
             .iter()
-            .map(|f| (f.repo.project_id, f.repo.project_path.clone()))
+            .map(|f| (f.repo.project_id, f.repo.project_path.as_str()))
             .collect();
-        for (project, unknown) in
-            crate::protection::apply_rules(self.client, facts, self.config.concurrency)
-        {
-            if let Some(why) = unknown {
-                let path = paths.get(&project).map_or("?", String::as_str);
-                self.log.text(&format!(
-                    "protection   {path}  rules unknown ({why}): GitLab's answer to a DELETE decides"
-                ));
-            }
+        for (project, why) in unknown {
+            let path = paths.get(&project).copied().unwrap_or("?");
+            self.log.text(&format!(
+                "protection   {path}  rules unknown ({why}): GitLab's answer to a DELETE decides"
+            ));
         }
     }
 

@@ -524,6 +524,14 @@ fn a_protected_tag_is_never_planned_for_deletion() {
             1,
             "no DELETE for the protected tag"
         );
+        // The rules are read once per run while the tags are gathered, before any details:
+        // the protected tag's details are never asked (its decision cannot depend on them).
+        assert_eq!(requests(&fake, PROTECTION_RULES), 2, "once per run");
+        assert_eq!(
+            requests(&fake, DETAILS),
+            2,
+            "feature-old's details, once per run; none for release-old"
+        );
     } else {
         assert_eq!(requests(&fake, DELETE), 0);
         assert_eq!(requests(&fake, GRAPHQL_DELETE), 1);

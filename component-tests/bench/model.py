@@ -262,18 +262,15 @@ def floor(fixture, env, per_page=100, api="rest"):
                 r["needs"][name] = False
                 r["decision"][name] = "keep"
                 continue
-            # GraphQL's listing says which tags the token may not delete: they need nothing
-            # more. Over REST the rules are read once the tags are listed and their details
-            # read, so a protected tag's details are read as any other's (BENCHMARKS.md: the
-            # one excess over design §6, counted here as registry-gc makes it).
+            # A protected tag is kept whatever its details say, so it needs none: GraphQL's
+            # listing says which (`userPermissions`), over REST the project's rules do.
             protected = rules.protected(name)
             may_orphan = cp is not None and (
                 cp == "missing" or name not in cp["needs"] or cp["needs"][name])
             needs = (rules.delete_broken or may_orphan
-                     or (rules.age_rules and rules.candidate(name))) and not (graphql and protected)
+                     or (rules.age_rules and rules.candidate(name))) and not protected
             r["needs"][name] = needs
-            if not needs or protected:
-                counts["details"] += needs and not graphql
+            if not needs:
                 r["decision"][name] = "keep"
                 continue
             if not graphql:
