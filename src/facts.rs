@@ -40,7 +40,9 @@ use crate::gitlab::types::{Branch, MergeRequest};
 use crate::gitlab::{ApiError, Client};
 use crate::progress::Progress;
 use crate::refs::{ListedBranch, OpenMergeRequest, ProjectRefs, Refs};
-use crate::rules::{self, CounterpartHint, Details, Digest, RefHint, TagFacts, TagInfo, Time};
+use crate::rules::{
+    self, CounterpartHint, Details, Digest, Inspected, RefHint, TagFacts, TagInfo, Time,
+};
 use crate::scope::{CounterpartPath, Repo};
 
 /// One repository's facts; `tags` is `Err` when its tag list could not be read.
@@ -114,6 +116,7 @@ pub fn gather(
         details: vec![Vec::new(); repos.len()],
         protected: vec![Vec::new(); repos.len()],
         media_types: vec![false; repos.len()],
+        digests: vec![Vec::new(); repos.len()],
         refs: (0..projects.ids.len())
             .map(|_| RefsListing::default())
             .collect(),
@@ -222,6 +225,7 @@ pub fn gather(
     let mut details = state.details;
     let mut protected = state.protected;
     let media_types = state.media_types;
+    let mut digests = state.digests;
     let refs: Vec<Refs> = state
         .refs
         .into_iter()
@@ -237,12 +241,16 @@ pub fn gather(
                 let details = std::mem::take(&mut details[r]);
                 let mut details = details.into_iter();
                 let mut protected = std::mem::take(&mut protected[r]).into_iter();
+                let mut digests = std::mem::take(&mut digests[r]).into_iter();
                 names
                     .into_iter()
                     .map(|name| TagFacts {
                         name: name.into_boxed_str(),
                         details: details.next().unwrap_or(Details::NotFetched),
-                        inspected: Default::default(),
+                        inspected: match digests.next().flatten() {
+                            Some(digest) => Inspected::Digest(Box::new(digest)),
+                            None => Inspected::No,
+                        },
                         protected: protected.next().flatten(),
                     })
                     .collect()
@@ -375,6 +383,10 @@ struct Gathering {
     protected: Vec<Vec<Option<Arc<str>>>>,
     /// Per repository: whether its listing carried media types.
     media_types: Vec<bool>,
+    /// Per repository that holds referrers by name, per tag: the digest GitLab's metadata
+    /// database listed, which is the registry's own (design §9: what GraphQL gives is not
+    /// asked of the registry). Empty elsewhere.
+    digests: Vec<Vec<Option<Digest>>>,
     /// Per project: its branches and merge requests.
     refs: Vec<RefsListing>,
     /// Per project: its tag protection rules.
@@ -624,7 +636,14 @@ impl Gathering {
         // show GitLab's metadata database (a 404 proves nothing there): it is taken as that.
         let decided = known.roles[r] == Role::Decided;
         let rest_says_more = !(rules.evidence == rules::Evidence::Inspected || self.media_types[r]);
-        let mut listed = std::mem::take(&mut self.details[r]).into_iter();
+        let listed_details = std::mem::take(&mut self.details[r]);
+        if self.media_types[r] && decided && holds_referrers(rules, names) {
+            self.digests[r] = listed_details
+                .iter()
+                .map(|d| d.info().and_then(|i| i.digest.clone()))
+                .collect();
+        }
+        let mut listed = listed_details.into_iter();
         let protected = &self.protected[r];
         let (need, details): (Vec<bool>, Vec<Details>) = names
             .iter()
@@ -654,6 +673,15 @@ impl Gathering {
             self.settle(cache, known, queue);
         }
     }
+}
+
+/// Whether a repository's referrers by name (cosign's `sha256-<hex>.sig` and kin) have subjects
+/// to look for among its other tags.
+fn holds_referrers(rules: &RuleSettings, names: &[String]) -> bool {
+    rules.delete_orphan_referrers
+        && names
+            .iter()
+            .any(|n| crate::registry::kind::subject_by_name(n).is_some() && !rules.keep.is_match(n))
 }
 
 /// Per tag of a listing, why `rules` keep this token from deleting it.

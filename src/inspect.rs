@@ -10,8 +10,9 @@
 //! platform's config when an age rule needs its age and it carries no date of its own. A
 //! repository that holds signatures, attestations or SBOMs has the digest of each of its other
 //! tags read (one HEAD each), since a referrer's subject must be found among them and GitLab's
-//! digest of a Docker manifest list is its amd64 child's, not the list's. Tokens are asked for
-//! several repositories at a time.
+//! digest of a Docker manifest list is its amd64 child's, not the list's (over GraphQL on the
+//! metadata database the listing's digests are the registry's: `facts` keeps them and they are
+//! not asked again). Tokens are asked for several repositories at a time.
 
 use crate::config::RuleSettings;
 use crate::facts::{RepoFacts, Role};

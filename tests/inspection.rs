@@ -358,6 +358,15 @@ fn signatures_follow_their_images() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.with_outcome("deleted").is_empty(), "{}", again.log);
 
+    // Over GraphQL on GitLab's metadata database the listing's digests are the registry's:
+    // the same decisions, and not one digest read from the registry.
+    let fake = world(RegistryMode::Gitlab, app.clone(), json!([]));
+    let listed = run_on("graphql", &fake, &settings);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(listed.with_outcome("deleted"), deleted, "{}", listed.log);
+    assert_eq!(registry_requests(&listed, HEADS), 0, "{}", listed.log);
+    assert_everything_kept_resolves(&fake);
+
     // Off: every signature stays, and no digest is read for them.
     let fake = world(RegistryMode::Legacy, app, json!([]));
     let out = run_on(
