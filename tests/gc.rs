@@ -623,6 +623,11 @@ fn the_token_never_appears_in_any_output() {
     ] {
         assert!(!out.everything().contains(token), "token leaked");
     }
+    // Nor a registry token: the run read the registry (under trace logging), and no JWT (its
+    // base64url always starts `eyJ`, for `{"`) is in any output.
+    assert_eq!(ok.report["summary"]["inspection"], "on", "{}", ok.log);
+    assert!(ok.report["summary"]["registry_requests"]["total"].as_u64() > Some(2));
+    assert!(!ok.everything().contains("eyJ"), "a registry token leaked");
 }
 
 #[test]
