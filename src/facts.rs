@@ -122,7 +122,7 @@ pub fn gather(
             .collect(),
         rules: (0..projects.ids.len())
             .map(|p| RulesListing {
-                unlisted: projects.of.iter().filter(|&&of| of == Some(p)).count(),
+                unlisted: projects.repos[p].len(),
                 ..RulesListing::default()
             })
             .collect(),
@@ -181,14 +181,7 @@ pub fn gather(
             s.settle(r, &known, &mut |r, t| queue.push(Task::Details(r, t)));
         }
         Task::ProtectionRules(p) => {
-            let rules = match client.list_tag_protection_rules(projects.ids[p]) {
-                Ok(Some(rules)) => crate::protection::compile(&rules),
-                Ok(None) => crate::protection::Rules::Unknown(
-                    "the rules cannot be read here (GitLab before 18.7, or a role below Maintainer)"
-                        .into(),
-                ),
-                Err(e) => crate::protection::Rules::Unknown(e.to_string()),
-            };
+            let rules = crate::protection::read(client, projects.ids[p]);
             let mut s = lock();
             s.rules_arrived(p, rules, &known, &mut |r, t| {
                 queue.push(Task::Details(r, t))
@@ -442,6 +435,8 @@ struct Projects {
     ids: Vec<u64>,
     /// Per repository: its project's index in `ids`; `None` for repositories not decided.
     of: Vec<Option<usize>>,
+    /// Per project: its decided repositories.
+    repos: Vec<Vec<usize>>,
 }
 
 impl Projects {
@@ -459,8 +454,14 @@ impl Projects {
                     })
                 })
             })
-            .collect();
-        Projects { ids, of }
+            .collect::<Vec<Option<usize>>>();
+        let mut repos = vec![Vec::new(); ids.len()];
+        for (r, p) in of.iter().enumerate() {
+            if let Some(p) = p {
+                repos[*p].push(r);
+            }
+        }
+        Projects { ids, of, repos }
     }
 }
 
@@ -499,8 +500,8 @@ impl Gathering {
         };
         let listing = &mut self.rules[p];
         listing.unlisted -= 1;
-        if let Some(rules) = &listing.rules {
-            self.protected[r] = protected_by(rules, known.listings[r].get());
+        if let (Some(rules), Some(listed)) = (&listing.rules, known.listings[r].get()) {
+            self.protected[r] = protected_by(rules, listed);
         }
         if listing.unlisted == 0 {
             listing.rules = None;
@@ -520,9 +521,9 @@ impl Gathering {
             self.protection_unknown
                 .push((known.projects.ids[p], why.clone()));
         }
-        for r in (0..known.listings.len()).filter(|&r| known.projects.of[r] == Some(p)) {
-            if known.listings[r].get().is_some() {
-                self.protected[r] = protected_by(&rules, known.listings[r].get());
+        for &r in &known.projects.repos[p] {
+            if let Some(listing) = known.listings[r].get() {
+                self.protected[r] = protected_by(&rules, listing);
             }
         }
         let listing = &mut self.rules[p];
@@ -685,16 +686,13 @@ fn holds_referrers(rules: &RuleSettings, names: &[String]) -> bool {
 }
 
 /// Per tag of a listing, why `rules` keep this token from deleting it.
-fn protected_by(
-    rules: &crate::protection::Rules,
-    listing: Option<&Listing>,
-) -> Vec<Option<Arc<str>>> {
+fn protected_by(rules: &crate::protection::Rules, listing: &Listing) -> Vec<Option<Arc<str>>> {
     match listing {
-        Some(Ok(names)) => names
+        Ok(names) => names
             .iter()
             .map(|name| rules.protecting(name).map(Arc::from))
             .collect(),
-        _ => Vec::new(),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -104,6 +104,17 @@ impl Rules {
     }
 }
 
+/// A project's rules, compiled; `Unknown` (why) where they cannot be read.
+pub fn read(client: &Client, project: u64) -> Rules {
+    match client.list_tag_protection_rules(project) {
+        Ok(Some(rules)) => compile(&rules),
+        Ok(None) => Rules::Unknown(
+            "the rules cannot be read here (GitLab before 18.7, or a role below Maintainer)".into(),
+        ),
+        Err(e) => Rules::Unknown(e.to_string()),
+    }
+}
+
 impl Client {
     /// `GET /projects/:id/registry/protection/tag/rules`; `None` where GitLab does not have the
     /// endpoint (404, before 18.7) or the token may not read it (403).

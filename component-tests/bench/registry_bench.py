@@ -65,9 +65,7 @@ def one_run(args, fixture_path, env_extra, label):
     finally:
         fake.stop()
     res["stats"] = stats
-    res["tags"] = lambda state: {(path, t) for p in state["projects"].values()
-                                 for path, tags in p["repositories"].items() for t in tags}
-    res["before"], res["after"] = res["tags"](before), res["tags"](after)
+    res["before"], res["after"] = tags_of(before), tags_of(after)
     with open(os.path.join(workdir, "gc-report.json")) as f:
         report = json.load(f)
     res["by_rule"] = {}
@@ -80,6 +78,12 @@ def one_run(args, fixture_path, env_extra, label):
         with open(os.path.join(workdir, "gc.err")) as f:
             print(f"  registry-gc exited {res['code']} ({label}):\n{f.read()[-2000:]}")
     return res
+
+
+def tags_of(state):
+    """Every (repository path, tag) of the fake's `/__fake/state`."""
+    return {(path, t) for p in state["projects"].values()
+            for path, tags in p["repositories"].items() for t in tags}
 
 
 def resolve(gone, before):
